@@ -1,0 +1,35 @@
+# Two commands: `make lab` (work through the course) and `make test` (everything CI checks).
+# Both create .venv on a fresh machine and reinstall only when a requirements file changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# JupyterLab refuses to run as root without --allow-root (Binder never runs as root).
+LAB_FLAGS := --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_PORT ?= 8888
+
+.PHONY: lab test release grade clean
+
+$(STAMP): binder/requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade-strategy only-if-needed -r binder/requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(LAB_FLAGS) --port=$(LAB_PORT) --ServerApp.root_dir=. notebooks/00_baseline.ipynb
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:randomly solutions
+
+release: $(STAMP)
+	$(BIN)/compress-course release
+
+grade: $(STAMP)
+	$(BIN)/compress-course grade $(or $(DIR),notebooks)
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis
