@@ -1,5 +1,7 @@
 # Two commands: `make lab` (work through the course) and `make test` (everything CI checks).
 # Both create .venv on a fresh machine and reinstall only when a requirements file changes.
+# (--retries 1: where PyTorch's CPU index is unreachable, pip falls back to the local wheel
+# cache at once instead of backing off five times for every package.)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +15,7 @@ LAB_PORT ?= 8888
 
 $(STAMP): binder/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade-strategy only-if-needed -r binder/requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --retries 1 -r binder/requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
 

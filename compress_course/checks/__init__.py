@@ -1,0 +1,181 @@
+"""Visible checks: what a learner runs right after writing an exercise.
+
+Each check calls the learner's function on a few small cases and prints one line: a pass,
+or a sentence that names the input tried, what was expected and what came back. The
+hidden checks in ``tests/exercises`` reuse ``describe`` and ``call`` so that a grading
+report speaks the same words.
+
+Set ``COMPRESS_COURSE_STRICT=1`` (CI does) to make a failing check raise instead of
+only printing, so a broken solution notebook cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+PASS, FAIL = "\u2713", "\u2717"
+
+
+class CheckFailure(AssertionError):
+    """A check's actionable failure; its message is shown to the learner as is."""
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail the current check with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailure(message)
+
+
+def describe(value: Any) -> str:
+    """A short, readable description of an argument or a result, for messages."""
+    if isinstance(value, torch.Tensor):
+        shape = tuple(value.shape)
+        dtype = str(value.dtype).replace("torch.", "")
+        if value.numel() <= 6:
+            return f"tensor({value.tolist()}, dtype={dtype})"
+        return f"{dtype} tensor of shape {shape}"
+    if isinstance(value, nn.Module):
+        name = type(value).__name__
+        if isinstance(value, (nn.Linear, nn.Conv2d, nn.BatchNorm2d)):
+            return repr(value)
+        n = sum(p.numel() for p in value.parameters())
+        return f"{name} with {n:,} parameters"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {describe(v)}" for k, v in list(value.items())[:4]) + \
+            (", ..." if len(value) > 4 else "") + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(describe(v) for v in list(value)[:4])
+        more = ", ..." if len(value) > 4 else ""
+        return f"[{inner}{more}]" if isinstance(value, list) else f"({inner}{more})"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def signature(fn: Any, args: tuple, kwargs: dict) -> str:
+    """``name(arg description, key=value)`` for messages."""
+    name = getattr(fn, "__name__", "function")
+    parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, nn.Module):
+        return {k: v.detach().clone() for k, v in value.state_dict().items()}
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (dict, list, tuple)):
+        return copy.deepcopy(value)
+    return None
+
+
+def _unchanged(before: Any, after: Any) -> bool:
+    if isinstance(after, nn.Module):
+        now = after.state_dict()
+        return before.keys() == now.keys() and all(
+            torch.equal(before[k], now[k]) for k in before)
+    if isinstance(after, torch.Tensor):
+        return before.shape == after.shape and before.dtype == after.dtype and \
+            torch.equal(before, after.detach())
+    if isinstance(after, (dict, list, tuple)):
+        try:
+            return _deep_equal(before, after)
+        except Exception:
+            return True
+    return True
+
+
+def _deep_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            _deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def call(fn: Any, *args: Any, modifies: tuple[int, ...] = (), **kwargs: Any) -> Any:
+    """Call a learner's ``fn`` and turn every way it can go wrong into a sentence.
+
+    Raises ``CheckFailure`` when ``fn`` is not implemented, raises, or modifies one of its
+    positional inputs (except the positions listed in ``modifies``, for functions whose
+    job is to change an input in place).
+    """
+    snapshots = [_snapshot(a) for a in args]
+    call_text = signature(fn, args, kwargs)
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise CheckFailure(f"{getattr(fn, '__name__', 'function')} is not implemented yet: "
+                           "replace `raise NotImplementedError()` with your code.") from None
+    except CheckFailure:
+        raise
+    except Exception as error:
+        raise CheckFailure(f"{call_text} raised {type(error).__name__}: {error}") from error
+    for position, (before, arg) in enumerate(zip(snapshots, args, strict=True)):
+        if position not in modifies and before is not None and not _unchanged(before, arg):
+            raise CheckFailure(f"{call_text} modified its argument #{position + 1} "
+                               f"({describe(arg)}); it must leave its inputs unchanged.")
+    return result
+
+
+def expect_value_error(fn: Any, *args: Any, argument: str, **kwargs: Any) -> None:
+    """Expect ``fn(*args, **kwargs)`` to raise a ValueError whose message names ``argument``."""
+    call_text = signature(fn, args, kwargs)
+    try:
+        fn(*args, **kwargs)
+    except NotImplementedError:
+        raise CheckFailure(f"{getattr(fn, '__name__', 'function')} is not implemented yet: "
+                           "replace `raise NotImplementedError()` with your code.") from None
+    except ValueError as error:
+        expect(argument in str(error),
+               f"{call_text} raised ValueError({str(error)!r}); the message should name "
+               f"the argument `{argument}`.")
+        return
+    except Exception as error:
+        raise CheckFailure(f"{call_text} raised {type(error).__name__}: {error}; expected a "
+                           f"ValueError naming `{argument}`.") from error
+    raise CheckFailure(f"{call_text} returned normally; expected a ValueError naming "
+                       f"`{argument}`.")
+
+
+def visible_check(check):
+    """Decorate a check body ``check(fn) -> int`` (the number of cases it ran).
+
+    The decorated check prints one line and returns True or False (or raises in strict
+    mode), so a learner sees a sentence rather than a traceback.
+    """
+
+    @functools.wraps(check)
+    def run(fn: Any) -> bool:
+        name = getattr(fn, "__name__", repr(fn))
+        try:
+            cases = check(fn)
+        except CheckFailure as failure:
+            print(f"{FAIL} {failure}")
+            if os.environ.get("COMPRESS_COURSE_STRICT"):
+                raise
+            return False
+        suffix = f" ({cases} cases)" if cases else ""
+        print(f"{PASS} {name} passed{suffix}.")
+        return True
+
+    return run
+
+
+from .acceleration import *  # noqa: E402,F403
+from .baseline import *  # noqa: E402,F403
+from .capstone import *  # noqa: E402,F403
+from .distillation import *  # noqa: E402,F403
+from .low_rank import *  # noqa: E402,F403
+from .pruning import *  # noqa: E402,F403
+from .quantization import *  # noqa: E402,F403

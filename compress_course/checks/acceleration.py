@@ -1,0 +1,3 @@
+"""Visible checks of the acceleration lesson."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Visible checks of the capstone lesson."""
+
+__all__: list[str] = []

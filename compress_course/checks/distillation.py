@@ -1,0 +1,3 @@
+"""Visible checks of the distillation lesson."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Visible checks of the low_rank lesson."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Visible checks of the pruning lesson."""
+
+__all__: list[str] = []

@@ -1,0 +1,315 @@
+"""Loading a submission's exercises from its notebooks, and grading a submission.
+
+Two halves:
+
+- ``load_exercises(path)`` runs a notebook's ``setup`` cell and its ``exercise`` cells
+  (never the training cells) in a fresh namespace and returns the functions they define.
+  The hidden checks use it, and the capstone uses it to reuse the learner's own functions.
+- ``grade(submission_dir)`` runs the hidden checks, one notebook at a time, each in a child
+  ``pytest`` process with a wall-time limit, so a submission that loops, crashes or floods
+  its output costs only the exercises it touches. Results come back through a JSON-lines
+  report the child writes test by test, so a child killed half-way still leaves the
+  results it finished.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SETUP_TAG = "setup"
+EXERCISE_TAG = "exercise"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TESTS = PACKAGE_ROOT / "tests" / "exercises"
+DEFAULT_SUBMISSION = PACKAGE_ROOT / "solutions"
+
+
+class SubmissionError(Exception):
+    """A submission (or one of its exercises) could not be loaded; the message says why."""
+
+
+class ExerciseMissing(SubmissionError, AttributeError):
+    """A function the checks need is not defined by the notebook's exercise cells."""
+
+
+class ExerciseTimeout(Exception):
+    """Code from a submission ran past its time limit."""
+
+
+@contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Raise ``ExerciseTimeout`` if the block runs longer than ``seconds`` (main thread only)."""
+    if seconds is None or seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise ExerciseTimeout(f"{what} took longer than {seconds:g} s (an infinite loop?)")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _cell_source(cell) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(source)
+    # IPython magics and shell escapes are not Python; a loaded cell never needs them.
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _defined_names(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
+@dataclass
+class LoadedNotebook:
+    """The functions a notebook's exercise cells define.
+
+    Attribute access returns a defined function, or raises ``SubmissionError`` saying why it
+    is missing (its cell raised, had a syntax error, or no cell defines it).
+    """
+
+    name: str
+    namespace: dict = field(repr=False)
+    problems: dict[str, str] = field(default_factory=dict)
+    general_problems: list[str] = field(default_factory=list)
+
+    def __getattr__(self, item: str):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        if item in self.namespace and item not in self.problems:
+            return self.namespace[item]
+        if item in self.problems:
+            raise ExerciseMissing(self.problems[item])
+        reason = f"{self.name} defines no function `{item}` in a cell tagged `exercise`"
+        if self.general_problems:
+            reason += " (" + "; ".join(self.general_problems) + ")"
+        raise ExerciseMissing(reason)
+
+
+def read_notebook(path: Path) -> dict:
+    """The notebook at ``path`` as a dict, or ``SubmissionError`` naming what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise SubmissionError(f"missing notebook: {path.name} is not in {path.parent}")
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SubmissionError(f"{path.name} is not a valid notebook (not JSON: {error})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise SubmissionError(f"{path.name} is not a valid notebook (no list of cells)")
+    return notebook
+
+
+def load_exercises(path: str | Path, timeout: float = 60.0) -> LoadedNotebook:
+    """Run the ``setup`` cell and every ``exercise`` cell of a notebook; return their functions.
+
+    Args:
+        path: the ``.ipynb`` file.
+        timeout: seconds allowed for running each cell (cells only define functions, so
+            anything slow is a mistake such as a loop at the top level).
+
+    Raises:
+        SubmissionError: the notebook is missing or unreadable, or its setup cell is
+            missing, duplicated or fails. A failing *exercise* cell does not raise: the
+            functions it defines are reported missing with the reason.
+    """
+    path = Path(path)
+    name = path.name
+    cells = read_notebook(path)["cells"]
+    code_cells = [(i, c) for i, c in enumerate(cells) if c.get("cell_type") == "code"]
+    setup = [(i, c) for i, c in code_cells if SETUP_TAG in _tags(c)]
+    if len(setup) != 1:
+        found = "no" if not setup else f"{len(setup)}"
+        raise SubmissionError(f"{name} has {found} code cell tagged `setup`; expected exactly one "
+                              "(restore it from a fresh copy of the notebook)")
+    module = types.ModuleType(f"submission_{path.stem}")
+    module.__file__ = str(path)
+    namespace = module.__dict__
+    loaded = LoadedNotebook(name=name, namespace=namespace)
+
+    index, cell = setup[0]
+    try:
+        with time_limit(timeout, f"the setup cell of {name}"):
+            exec(compile(_cell_source(cell), f"<{name} cell {index + 1}>", "exec"), namespace)
+    except Exception as error:
+        raise SubmissionError(f"the setup cell of {name} (cell {index + 1}) raised "
+                              f"{type(error).__name__}: {error}") from None
+
+    for index, cell in code_cells:
+        if EXERCISE_TAG not in _tags(cell):
+            continue
+        source = _cell_source(cell)
+        names = _defined_names(source)
+        try:
+            code = compile(source, f"<{name} cell {index + 1}>", "exec")
+        except SyntaxError as error:
+            message = (f"the exercise cell {index + 1} of {name} has a syntax error at line "
+                       f"{error.lineno}: {error.msg}")
+            for defined in names or []:
+                loaded.problems[defined] = message
+            loaded.general_problems.append(message)
+            continue
+        defined_before = set(namespace)
+        try:
+            with time_limit(timeout, f"the exercise cell {index + 1} of {name}"):
+                exec(code, namespace)
+        except BaseException as error:  # noqa: BLE001 - SystemExit in a cell is the learner's
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            message = (f"the exercise cell {index + 1} of {name} raised "
+                       f"{type(error).__name__}: {error}")
+            for defined in set(names) | (set(namespace) - defined_before):
+                loaded.problems[defined] = message
+            loaded.general_problems.append(message)
+    return loaded
+
+
+# --------------------------------------------------------------------------- grading
+
+
+@dataclass
+class ExerciseResult:
+    notebook: str
+    exercise: str
+    points: float
+    earned: float
+    passed: bool
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"notebook": self.notebook, "exercise": self.exercise, "points": self.points,
+                "earned": self.earned, "passed": self.passed, "message": self.message}
+
+
+def notebook_of(test_file: Path) -> str:
+    """``tests/exercises/test_01_pruning.py`` grades ``01_pruning.ipynb``."""
+    return test_file.stem.removeprefix("test_")
+
+
+def _read_report(report: Path) -> tuple[list[dict], list[dict]]:
+    collected, results = [], []
+    if report.exists():
+        for line in report.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            (collected if record.get("kind") == "collected" else results).append(record)
+    return collected, results
+
+
+def _summarise(notebook: str, collected: list[dict], results: list[dict],
+               stopped: str | None) -> list[ExerciseResult]:
+    order: dict[str, float] = {}
+    for item in collected:
+        order.setdefault(item["exercise"], item["points"])
+    by_test = {r["nodeid"]: r for r in results}
+    summary = []
+    for exercise, points in order.items():
+        tests = [c["nodeid"] for c in collected if c["exercise"] == exercise]
+        outcomes = [by_test.get(t) for t in tests]
+        failed = [o for o in outcomes if o is not None and not o["passed"]]
+        missing = [t for t, o in zip(tests, outcomes, strict=True) if o is None]
+        if failed:
+            message = failed[0]["message"]
+        elif missing:
+            message = stopped or "grading stopped before this exercise's checks ran"
+        else:
+            message = f"all {len(tests)} checks passed"
+        passed = not failed and not missing
+        summary.append(ExerciseResult(notebook, exercise, points, points if passed else 0,
+                                      passed, message))
+    return summary
+
+
+def grade_notebook(submission: Path, test_file: Path, timeout: float = 300.0,
+                   test_timeout: float = 60.0) -> list[ExerciseResult]:
+    """Grade one notebook of ``submission`` with the checks in ``test_file``, in a child process."""
+    notebook = notebook_of(test_file)
+    with tempfile.TemporaryDirectory(prefix="grade-") as workdir:
+        report = Path(workdir) / "report.jsonl"
+        log = Path(workdir) / "pytest.log"
+        command = [sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
+                   "--rootdir", str(test_file.parent), "--submission", str(submission),
+                   "--grade-report", str(report), "--exercise-timeout", str(test_timeout)]
+        env = {**os.environ, "COMPRESS_COURSE_QUIET": "1"}
+        env.pop("COMPRESS_COURSE_STRICT", None)
+        stopped = None
+        with open(log, "wb") as output:
+            try:
+                completed = subprocess.run(command, cwd=workdir, env=env, stdout=output,
+                                           stderr=subprocess.STDOUT, timeout=timeout)
+                if completed.returncode < 0:
+                    stopped = (f"the grading process crashed (signal "
+                               f"{-completed.returncode}) before this exercise was graded")
+            except subprocess.TimeoutExpired:
+                stopped = f"grading {notebook} ran past its {timeout:g} s limit"
+        collected, results = _read_report(report)
+        if not collected:
+            tail = log.read_bytes()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"the checks in {test_file} could not be collected:\n{tail}")
+    return _summarise(notebook, collected, results, stopped)
+
+
+def grade(submission: str | Path, tests: str | Path = DEFAULT_TESTS, timeout: float = 300.0,
+          test_timeout: float = 60.0) -> dict:
+    """Grade every notebook of ``submission`` that ``tests`` has checks for.
+
+    Returns the report of the course spec: ``{"total", "max", "exercises": [...]}``.
+    """
+    submission, tests = Path(submission).resolve(), Path(tests).resolve()
+    test_files = sorted(tests.glob("test_*.py")) if tests.is_dir() else [tests]
+    if not test_files:
+        raise FileNotFoundError(f"no test_*.py files in {tests}")
+    exercises: list[ExerciseResult] = []
+    for test_file in test_files:
+        exercises += grade_notebook(submission, test_file, timeout, test_timeout)
+    return {"submission": str(submission),
+            "total": sum(e.earned for e in exercises),
+            "max": sum(e.points for e in exercises),
+            "exercises": [e.as_dict() for e in exercises]}
+
+
+def format_table(report: dict) -> str:
+    """The score table an instructor reads: notebook, exercise, points, reason."""
+    rows = [(e["notebook"], e["exercise"], f"{e['earned']:g}/{e['points']:g}",
+             ("\u2713 " if e["passed"] else "\u2717 ") + e["message"])
+            for e in report["exercises"]]
+    headers = ("notebook", "exercise", "points", "result")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers[:3])]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:3], widths, strict=True)) + "  result"]
+    lines.append("  ".join("-" * w for w in widths) + "  ------")
+    for row in rows:
+        reason = row[3] if len(row[3]) <= 160 else row[3][:157] + "..."
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True))
+                     + "  " + reason)
+    lines.append(f"total: {report['total']:g} / {report['max']:g}")
+    return "\n".join(lines)
