@@ -149,12 +149,24 @@ def load_exercises(path: str | Path, timeout: float = 60.0) -> LoadedNotebook:
         found = "no" if not setup else f"{len(setup)}"
         raise SubmissionError(f"{name} has {found} code cell tagged `setup`; expected exactly one "
                               "(restore it from a fresh copy of the notebook)")
+    # Cells run with the notebook's folder as working directory, as in a Jupyter kernel, so
+    # a setup cell may load a sibling notebook (the capstone reuses lessons 01 and 02).
+    previous_cwd = os.getcwd()
+    os.chdir(path.resolve().parent)
+    try:
+        return _run_cells(path, code_cells, setup[0], timeout)
+    finally:
+        os.chdir(previous_cwd)
+
+
+def _run_cells(path: Path, code_cells: list, setup: tuple, timeout: float) -> LoadedNotebook:
+    name = path.name
     module = types.ModuleType(f"submission_{path.stem}")
     module.__file__ = str(path)
     namespace = module.__dict__
     loaded = LoadedNotebook(name=name, namespace=namespace)
 
-    index, cell = setup[0]
+    index, cell = setup
     try:
         with time_limit(timeout, f"the setup cell of {name}"):
             exec(compile(_cell_source(cell), f"<{name} cell {index + 1}>", "exec"), namespace)
