@@ -83,7 +83,8 @@ def train(model: nn.Module, train_loader: DataLoader, epochs: int, lr: float = 1
             to re-apply pruning masks so pruned weights stay zero.
         loss_fn: ``loss_fn(model, x, y) -> scalar``; cross-entropy by default (the
             distillation lesson passes its own).
-        seed: seeds torch before training (``None`` leaves the global RNG alone).
+        seed: seeds torch and the loader's shuffling before training (``None`` leaves
+            both alone).
         desc: label of the progress bar.
 
     Returns:
@@ -95,6 +96,11 @@ def train(model: nn.Module, train_loader: DataLoader, epochs: int, lr: float = 1
         raise ValueError(f"lr must be > 0, got {lr}")
     if seed is not None:
         set_seed(seed)
+        # A shuffling DataLoader owns its generator: reseed it too, so two runs over the
+        # same loader (say, two students being compared) see the same batches.
+        generator = getattr(train_loader, "generator", None)
+        if generator is not None:
+            generator.manual_seed(seed)
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = History()
