@@ -42,8 +42,13 @@ class ExerciseMissing(SubmissionError, AttributeError):
     """A function the checks need is not defined by the notebook's exercise cells."""
 
 
-class ExerciseTimeout(Exception):
-    """Code from a submission ran past its time limit."""
+class ExerciseTimeout(BaseException):
+    """Code from a submission ran past its time limit.
+
+    A BaseException, like KeyboardInterrupt, so that neither the learner's ``except
+    Exception`` nor hypothesis (which would shrink the "failing" example, re-running the
+    loop many times) can swallow it.
+    """
 
 
 @contextmanager
@@ -170,7 +175,7 @@ def _run_cells(path: Path, code_cells: list, setup: tuple, timeout: float) -> Lo
     try:
         with time_limit(timeout, f"the setup cell of {name}"):
             exec(compile(_cell_source(cell), f"<{name} cell {index + 1}>", "exec"), namespace)
-    except Exception as error:
+    except (Exception, ExerciseTimeout) as error:
         raise SubmissionError(f"the setup cell of {name} (cell {index + 1}) raised "
                               f"{type(error).__name__}: {error}") from None
 
