@@ -84,12 +84,58 @@ def _tags(cell) -> list[str]:
 
 
 def _defined_names(source: str) -> list[str]:
+    """Names a cell binds at its top level: functions, classes, assigned names."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return [node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return names
+
+
+def _used_names(source: str) -> set[str]:
+    try:
+        return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return set()
+
+
+def exercise_closure(sources: list[str], functions: set[str]) -> list[int]:
+    """Indices of the exercise cells needed to define ``functions``.
+
+    A cell is needed if it defines one of ``functions`` or a name that a needed cell uses
+    (an exercise may call exercises defined earlier). A cell whose source cannot be parsed
+    is kept when nothing else defines the wanted name, so its syntax error is reported.
+    """
+    defines = [set(_defined_names(s)) for s in sources]
+    needed: set[int] = set()
+    wanted = set(functions)
+    while True:
+        new = {i for i, names in enumerate(defines) if names & wanted} - needed
+        if not new:
+            break
+        needed |= new
+        for i in new:
+            wanted |= _used_names(sources[i])
+    unparsable = [i for i, s in enumerate(sources) if not defines[i] and s.strip()
+                  and not _parses(s)]
+    if not (set().union(*(defines[i] for i in needed)) >= set(functions)):
+        needed |= set(unparsable)
+    return sorted(needed)
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True
 
 
 @dataclass
@@ -109,7 +155,13 @@ class LoadedNotebook:
         if item.startswith("__"):
             raise AttributeError(item)
         if item in self.namespace and item not in self.problems:
-            return self.namespace[item]
+            value = self.namespace[item]
+            if callable(value) and not hasattr(value, "run_with"):
+                try:
+                    value.run_with = lambda scenario, *a, _f=value, **k: scenario(_f, *a, **k)
+                except (AttributeError, TypeError):
+                    pass
+            return value
         if item in self.problems:
             raise ExerciseMissing(self.problems[item])
         reason = f"{self.name} defines no function `{item}` in a cell tagged `exercise`"
@@ -132,13 +184,16 @@ def read_notebook(path: Path) -> dict:
     return notebook
 
 
-def load_exercises(path: str | Path, timeout: float = 60.0) -> LoadedNotebook:
+def load_exercises(path: str | Path, timeout: float = 60.0,
+                   functions: set[str] | None = None) -> LoadedNotebook:
     """Run the ``setup`` cell and every ``exercise`` cell of a notebook; return their functions.
 
     Args:
         path: the ``.ipynb`` file.
         timeout: seconds allowed for running each cell (cells only define functions, so
             anything slow is a mistake such as a loop at the top level).
+        functions: if given, run only the exercise cells needed to define these names
+            (see ``exercise_closure``), so that one exercise's cell cannot touch another's.
 
     Raises:
         SubmissionError: the notebook is missing or unreadable, or its setup cell is
@@ -150,6 +205,12 @@ def load_exercises(path: str | Path, timeout: float = 60.0) -> LoadedNotebook:
     cells = read_notebook(path)["cells"]
     code_cells = [(i, c) for i, c in enumerate(cells) if c.get("cell_type") == "code"]
     setup = [(i, c) for i, c in code_cells if SETUP_TAG in _tags(c)]
+    if functions is not None:
+        exercises = [(i, c) for i, c in code_cells if EXERCISE_TAG in _tags(c)]
+        keep = exercise_closure([_cell_source(c) for _, c in exercises], set(functions))
+        kept = {exercises[k][0] for k in keep}
+        code_cells = [(i, c) for i, c in code_cells
+                      if i in kept or EXERCISE_TAG not in _tags(c)]
     if len(setup) != 1:
         found = "no" if not setup else f"{len(setup)}"
         raise SubmissionError(f"{name} has {found} code cell tagged `setup`; expected exactly one "
@@ -267,7 +328,8 @@ def _summarise(notebook: str, collected: list[dict], results: list[dict],
 
 
 def grade_notebook(submission: Path, test_file: Path, timeout: float = 300.0,
-                   test_timeout: float = 60.0) -> list[ExerciseResult]:
+                   test_timeout: float = 60.0,
+                   call_timeout: float | None = None) -> list[ExerciseResult]:
     """Grade one notebook of ``submission`` with the checks in ``test_file``, in a child process."""
     notebook = notebook_of(test_file)
     with tempfile.TemporaryDirectory(prefix="grade-") as workdir:
@@ -275,7 +337,8 @@ def grade_notebook(submission: Path, test_file: Path, timeout: float = 300.0,
         log = Path(workdir) / "pytest.log"
         command = [sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
                    "--rootdir", str(test_file.parent), "--submission", str(submission),
-                   "--grade-report", str(report), "--exercise-timeout", str(test_timeout)]
+                   "--grade-report", str(report), "--exercise-timeout", str(test_timeout),
+                   "--call-timeout", str(call_timeout or test_timeout)]
         env = {**os.environ, "COMPRESS_COURSE_QUIET": "1"}
         env.pop("COMPRESS_COURSE_STRICT", None)
         stopped = None
@@ -296,7 +359,7 @@ def grade_notebook(submission: Path, test_file: Path, timeout: float = 300.0,
 
 
 def grade(submission: str | Path, tests: str | Path = DEFAULT_TESTS, timeout: float = 300.0,
-          test_timeout: float = 60.0) -> dict:
+          test_timeout: float = 60.0, call_timeout: float | None = None) -> dict:
     """Grade every notebook of ``submission`` that ``tests`` has checks for.
 
     Returns the report of the course spec: ``{"total", "max", "exercises": [...]}``.
@@ -307,7 +370,7 @@ def grade(submission: str | Path, tests: str | Path = DEFAULT_TESTS, timeout: fl
         raise FileNotFoundError(f"no test_*.py files in {tests}")
     exercises: list[ExerciseResult] = []
     for test_file in test_files:
-        exercises += grade_notebook(submission, test_file, timeout, test_timeout)
+        exercises += grade_notebook(submission, test_file, timeout, test_timeout, call_timeout)
     return {"submission": str(submission),
             "total": sum(e.earned for e in exercises),
             "max": sum(e.points for e in exercises),

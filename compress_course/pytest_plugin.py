@@ -35,6 +35,12 @@ def pytest_addoption(parser):
                     help="append a JSON line per collected check and per result to this file")
     group.addoption("--exercise-timeout", type=float, default=60.0,
                     help="seconds one check may run (default 60)")
+    group.addoption("--call-timeout", type=float, default=None,
+                    help="seconds one call of a submission's function may run (default: the "
+                         "--exercise-timeout)")
+    group.addoption("--in-process", action="store_true",
+                    help="run the submission's code inside pytest (debugging only: a "
+                         "submission can then tamper with its own grading)")
 
 
 def pytest_configure(config):
@@ -52,10 +58,16 @@ def pytest_configure(config):
 
 
 class Submission:
-    """A directory of notebooks; ``load(stem)`` runs one notebook's exercise cells (cached)."""
+    """A directory of notebooks; ``load(stem)`` gives one notebook's exercise functions.
 
-    def __init__(self, folder: Path):
+    By default each function runs in a sandboxed child process (``sandbox.RemoteNotebook``);
+    with ``in_process`` the exercise cells run here (``grading.load_exercises``).
+    """
+
+    def __init__(self, folder: Path, in_process: bool = False, call_timeout: float = 60.0):
         self.folder = folder
+        self.in_process = in_process
+        self.call_timeout = call_timeout
         self._cache: dict[str, object] = {}
 
     def load(self, stem: str):
@@ -65,7 +77,13 @@ class Submission:
                     f"the submission directory {self.folder} does not exist")
             else:
                 try:
-                    self._cache[stem] = load_exercises(self.folder / f"{stem}.ipynb")
+                    if self.in_process:
+                        self._cache[stem] = load_exercises(self.folder / f"{stem}.ipynb")
+                    else:
+                        from .sandbox import RemoteNotebook
+
+                        self._cache[stem] = RemoteNotebook(self.folder, f"{stem}.ipynb",
+                                                           self.call_timeout)
                 except SubmissionError as error:
                     self._cache[stem] = error
         loaded = self._cache[stem]
@@ -73,12 +91,21 @@ class Submission:
             raise loaded
         return loaded
 
+    def close(self) -> None:
+        for loaded in self._cache.values():
+            if hasattr(loaded, "close"):
+                loaded.close()
+
 
 @pytest.fixture(scope="session")
-def submission(request) -> Submission:
+def submission(request):
     option = request.config.getoption("--submission")
     folder = Path(option) if option else DEFAULT_SUBMISSION
-    return Submission(folder.resolve())
+    loaded = Submission(folder.resolve(), in_process=request.config.getoption("--in-process"),
+                        call_timeout=request.config.getoption("--call-timeout")
+                        or request.config.getoption("--exercise-timeout"))
+    yield loaded
+    loaded.close()
 
 
 def _write(config, record: dict) -> None:
