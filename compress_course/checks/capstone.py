@@ -1,3 +1,175 @@
-"""Visible checks of the capstone lesson."""
+"""Visible checks of the capstone (lesson 06): ``huffman_code_lengths``,
+``deep_compression_bits``, and a gate that the reused lesson-01/02 functions work.
 
-__all__: list[str] = []
+``relative_index_example`` is the worked example of the lesson (section 2); the hidden
+checks reuse it.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import torch
+from torch import nn
+
+from . import PASS, CheckFailure, call, expect, expect_value_error, visible_check
+
+__all__ = ["check_huffman_code_lengths", "check_deep_compression_bits",
+           "check_previous_lessons", "relative_index_example"]
+
+PARTS = ("values", "positions", "codebooks", "huffman_tables", "headers", "biases")
+
+
+def relative_index_example() -> nn.Module:
+    """``Linear(12, 1, bias=False)`` with the row ``[0, .5, 0, 0, 0, 0, 0, 0, 0, -.5, .5, 0]``.
+
+    With ``index_bits=2`` (runs 0..3): nonzeros at 1, 9, 10 with runs 1, 7, 0; run 7 needs
+    one padding entry, so the entries are (1, .5), (3, 0), (3, -.5), (0, .5): E = 4, K = 3.
+    """
+    layer = nn.Linear(12, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.weight[0, 1] = 0.5
+        layer.weight[0, 9] = -0.5
+        layer.weight[0, 10] = 0.5
+    return layer
+
+
+def _cost(counts: dict, lengths: dict) -> int:
+    return sum(counts[s] * lengths[s] for s in counts if counts[s] > 0)
+
+
+@visible_check
+def check_huffman_code_lengths(huffman_code_lengths) -> int:
+    cases = [
+        ({"a": 5}, {"a": 1}, "a lone symbol gets length 1"),
+        ({"a": 1, "b": 1}, {"a": 1, "b": 1}, "two symbols: one bit each"),
+        ({"a": 4, "b": 2, "c": 1, "d": 1}, {"a": 1, "b": 2, "c": 3, "d": 3},
+         "counts 4, 2, 1, 1 give the code 0, 10, 110, 111"),
+        ({0: 3, 1: 0, 2: 3}, {0: 1, 2: 1}, "a symbol with count 0 is left out"),
+        ({}, {}, "no symbols, no code"),
+    ]
+    for counts, expected, why in cases:
+        got = call(huffman_code_lengths, counts)
+        expect(isinstance(got, dict),
+               f"huffman_code_lengths({counts}) returned a {type(got).__name__}; expected a dict "
+               "symbol -> code length.")
+        expect(got == expected,
+               f"huffman_code_lengths({counts}) returned {got}; expected {expected} ({why}).")
+    counts = {s: c for s, c in zip("abcdefg", [10, 10, 9, 7, 3, 2, 1], strict=True)}
+    got = call(huffman_code_lengths, counts)
+    expect(isinstance(got, dict) and set(got) == set(counts),
+           f"huffman_code_lengths({counts}) returned {got}; expected a length for each symbol.")
+    kraft = sum(Fraction(1, 2 ** got[s]) for s in got)
+    expect(kraft == 1,
+           f"huffman_code_lengths({counts}) returned {got}: the sum of 2**-length is {kraft}, "
+           "but a Huffman code is complete (the sum must be exactly 1).")
+    expect(_cost(counts, got) == 106,
+           f"huffman_code_lengths({counts}) returned {got}, which costs {_cost(counts, got)} bits; "
+           "the optimal prefix code costs 106 bits.")
+    expect_value_error(huffman_code_lengths, {"a": 2, "b": -1}, argument="counts")
+    return len(cases) + 2
+
+
+@visible_check
+def check_deep_compression_bits(deep_compression_bits) -> int:
+    example = relative_index_example()
+    cases = [
+        ({"shared": False, "huffman": False},
+         {"values": 128, "positions": 8, "codebooks": 0, "huffman_tables": 0, "headers": 64,
+          "biases": 0}, "4 entries (one of them padding) x 32-bit values, x 2-bit runs"),
+        ({"huffman": False},
+         {"values": 8, "positions": 8, "codebooks": 96, "huffman_tables": 0, "headers": 64,
+          "biases": 0}, "K = 3 distinct values {-0.5, 0, 0.5}: 2-bit indices, 3 x 32-bit codebook"),
+        ({},
+         {"values": 6, "positions": 6, "codebooks": 96, "huffman_tables": 56, "headers": 64,
+          "biases": 0}, "Huffman bits of runs [1, 3, 3, 0] and values [.5, 0, -.5, .5]; "
+         "tables 8 x 2**2 + 8 x 3"),
+    ]
+    for kwargs, expected, why in cases:
+        got = call(deep_compression_bits, example, index_bits=2, **kwargs)
+        expect(isinstance(got, dict) and all(k in got for k in (*PARTS, "total")),
+               f"deep_compression_bits returned {got!r}; expected a dict with the keys "
+               f"{', '.join(PARTS)} and total.")
+        options = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+        text = "deep_compression_bits(the lesson's Linear(12, 1) example, index_bits=2" + \
+            (f", {options})" if options else ")")
+        for part in PARTS:
+            expect(got[part] == expected[part],
+                   f"{text} counted {part}={got[part]!r}; expected {expected[part]} ({why}).")
+        expect(got["total"] == sum(expected.values()),
+               f"{text} returned total={got['total']!r}; expected the sum of the parts, "
+               f"{sum(expected.values())}.")
+    dense = nn.Linear(3, 2)
+    with torch.no_grad():
+        dense.weight.copy_(torch.tensor([[1.0, 2.0, 1.0], [2.0, 1.0, 2.0]]))
+    got = call(deep_compression_bits, dense, index_bits=3, huffman=False)
+    expected = {"values": 6, "positions": 18, "codebooks": 64, "huffman_tables": 0,
+                "headers": 64, "biases": 64}
+    for part in PARTS:
+        expect(got.get(part) == expected[part],
+               f"deep_compression_bits(Linear(3, 2) with no zeros and the two values 1 and 2, "
+               f"index_bits=3, huffman=False) counted {part}={got.get(part)!r}; expected "
+               f"{expected[part]} (6 entries, 1-bit indices, 3-bit runs, 2 biases at 32 bits).")
+    empty = nn.Linear(40, 3)
+    with torch.no_grad():
+        empty.weight.zero_()
+    got = call(deep_compression_bits, empty)
+    expect(got.get("total") == 64 + 3 * 32,
+           f"deep_compression_bits(Linear(40, 3) whose weight is all zero) returned {got}; "
+           "expected only the 64-bit header and 3 biases: total 160.")
+    expect_value_error(deep_compression_bits, dense, index_bits=0, argument="index_bits")
+    return len(cases) + 3
+
+
+def check_previous_lessons(pruning, quantization) -> None:
+    """Make sure the lesson-01 and lesson-02 functions the capstone reuses work.
+
+    Raises ``CheckFailure`` (always, strict or not: nothing after it can run without them)
+    with a sentence that says which lesson to finish.
+    """
+    from ..grading import SubmissionError
+
+    def fail(lesson: str, name: str, problem: str):
+        raise CheckFailure(f"The capstone reuses your `{name}` from lesson {lesson}, and {problem} "
+                           f"Complete lesson {lesson} (its checks must pass), save it, and run "
+                           "this notebook again from the top.")
+
+    def run(lesson, loaded, name, *args, **kwargs):
+        try:
+            fn = getattr(loaded, name)
+        except SubmissionError as error:
+            fail(lesson, name, f"it could not be loaded: {error}.")
+        try:
+            return call(fn, *args, **kwargs)
+        except CheckFailure as failure:
+            fail(lesson, name, f"it does not work yet: {failure}")
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.arange(1, 13, dtype=torch.float32).view(3, 4))
+        model[2].weight.copy_(-torch.arange(13, 19, dtype=torch.float32).view(2, 3))
+    masks = run("01", pruning, "global_prune_masks", model, 0.5)
+    if not isinstance(masks, dict) or set(masks) != {"0.weight", "2.weight"}:
+        fail("01", "global_prune_masks", f"it returned {masks!r} for a model with weights "
+             "0.weight and 2.weight; expected a dict with those two keys.")
+    kept = sum(int(m.sum()) for m in masks.values())
+    if kept != 9 or masks["2.weight"].sum() != 6:
+        fail("01", "global_prune_masks", "at sparsity 0.5 it did not keep exactly the 9 "
+             "largest-magnitude weights of 18.")
+    run("01", pruning, "apply_masks", model, masks, modifies=(0,))
+    if int((model[0].weight == 0).sum()) != 9 or int((model[2].weight == 0).sum()) != 0:
+        fail("01", "apply_masks", "it did not zero exactly the weights whose mask is False.")
+    values = torch.tensor([0.0, 0.1, 0.2, 5.0, 5.1, 5.2, 9.9, 10.0])
+    result = run("02", quantization, "kmeans_quantize", values, 2, iters=5)
+    try:
+        codebook, labels = result
+        error = (codebook[labels.long()] - values).abs().max().item()
+    except Exception:
+        fail("02", "kmeans_quantize", f"it returned {result!r}; expected (codebook, labels) "
+             "with codebook[labels] reconstructing the input.")
+    if codebook.numel() != 4 or labels.shape != values.shape or error > 0.2:
+        fail("02", "kmeans_quantize", "with bits=2 on three well-separated groups of values it "
+             "did not return 4 centroids whose codebook[labels] is close to the input.")
+    print(f"{PASS} global_prune_masks, apply_masks (lesson 01) and kmeans_quantize (lesson 02) "
+          "work: the pipeline can use them.")
