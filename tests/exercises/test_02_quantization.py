@@ -1,0 +1,554 @@
+"""Hidden checks of lesson 02: quantization.
+
+References: PyTorch's ``torch.fake_quantize_per_tensor_affine`` and
+``torch.fake_quantize_per_channel_affine`` (which multiply by a float32 reciprocal of the
+scale), and float64 formulas written here. Where ``x / scale`` lies within a hair of a
+rounding tie, the two ways of dividing may round to neighbouring integers; those positions
+are allowed either neighbour and every other position must match exactly.
+"""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compress_course.checks import call, describe, expect_value_error
+
+NOTEBOOK = "02_quantization"
+
+
+@pytest.fixture(scope="module")
+def nb(submission):
+    return submission.load(NOTEBOOK)
+
+
+# ---------------------------------------------------------------- references and inputs
+
+def ref_qparams(x, bits):
+    q_max = 2**bits - 1
+    lo, hi = min(x.min().item(), 0.0), max(x.max().item(), 0.0)
+    if hi == lo:
+        return 1.0, 0
+    scale = (hi - lo) / q_max
+    return scale, int(min(max(round(-lo / scale), 0), q_max))
+
+
+def near_tie(x, scale, zero=0.0):
+    """Positions where x / scale is within 1e-3 of a half-integer (rounding may go either way)."""
+    ratio = x.double() / scale + zero
+    return ((ratio - ratio.floor()) - 0.5).abs() < 1e-3
+
+
+def ref_quantize(x, scale, zero_point, bits):
+    return (torch.round(x.double() / scale) + zero_point).clamp(0, 2**bits - 1).to(torch.int64)
+
+
+def is_integer_tensor(t):
+    return isinstance(t, torch.Tensor) and not t.is_floating_point() and not t.is_complex() \
+        and t.dtype != torch.bool
+
+
+def tensor_from(seed, shape, low, high, dtype=torch.float32):
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=generator, dtype=torch.float64) * (high - low) + low).to(dtype)
+
+
+shapes = st.lists(st.integers(1, 9), min_size=1, max_size=3).map(tuple)
+seeds = st.integers(0, 2**31 - 1)
+# (low, high) of the generated values: mixed signs, all positive, all negative, tiny, large.
+ranges = st.sampled_from([(-1.0, 1.0), (-3.0, 0.5), (0.2, 4.0), (-7.0, -0.1), (-1e-3, 2e-3),
+                          (-250.0, 900.0), (0.0, 1.0)])
+
+
+# ---------------------------------------------------------------- affine_qparams
+
+@pytest.mark.exercise("affine_qparams", points=2)
+@settings(max_examples=60)
+@given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16))
+def test_affine_qparams_matches_reference(nb, seed, shape, value_range, bits):
+    x = tensor_from(seed, shape, *value_range)
+    got = call(nb.affine_qparams, x, bits)
+    assert isinstance(got, tuple) and len(got) == 2, (
+        f"affine_qparams({describe(x)}, bits={bits}) returned {got!r}; expected (scale, zero_point).")
+    scale, zero_point = got
+    assert isinstance(scale, float) and isinstance(zero_point, int) and \
+        not isinstance(zero_point, bool), (
+            f"affine_qparams(...) returned ({type(scale).__name__}, {type(zero_point).__name__}); "
+            "expected a Python float scale and a Python int zero point.")
+    ref_scale, ref_zp = ref_qparams(x, bits)
+    assert math.isclose(scale, ref_scale, rel_tol=1e-5), (
+        f"affine_qparams({describe(x)} with range [{x.min():.4g}, {x.max():.4g}], bits={bits}) "
+        f"returned scale {scale:.6g}; expected {ref_scale:.6g} = (max(x_max, 0) - min(x_min, 0)) "
+        f"/ (2**bits - 1).")
+    ratio = -min(x.min().item(), 0.0) / ref_scale
+    tolerance = 1 if abs(ratio - math.floor(ratio) - 0.5) < 1e-3 else 0
+    assert abs(zero_point - ref_zp) <= tolerance and 0 <= zero_point <= 2**bits - 1, (
+        f"affine_qparams({describe(x)} with minimum {x.min():.4g}, bits={bits}) returned zero "
+        f"point {zero_point}; expected {ref_zp} = round(-min(x_min, 0) / scale), in "
+        f"[0, {2**bits - 1}].")
+    # Every value of x (whose range contains 0 after widening) is within half a step.
+    back = torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, 0, 2**bits - 1)
+    worst = (back.double() - x.double()).abs().max().item()
+    assert worst <= scale / 2 * (1 + 1e-4) + 1e-12, (
+        f"with affine_qparams' (scale={scale:.6g}, zero_point={zero_point}) for x in "
+        f"[{x.min():.4g}, {x.max():.4g}], bits={bits}, a value comes back {worst:.4g} away, more "
+        f"than half a step ({scale / 2:.4g}): the range does not cover x.")
+
+
+@pytest.mark.exercise("affine_qparams", points=2)
+@pytest.mark.parametrize("value", [0.0, 3.5, -2.25, 1e-6])
+@pytest.mark.parametrize("bits", [1, 4, 8, 16])
+def test_affine_qparams_constant_tensors_and_zero(nb, value, bits):
+    x = torch.full((4, 3), value)
+    scale, zero_point = call(nb.affine_qparams, x, bits)
+    assert scale > 0 and math.isfinite(scale), (
+        f"affine_qparams(constant tensor of {value}, bits={bits}) returned scale {scale}; expected a "
+        "finite positive scale.")
+    if value == 0.0:
+        assert (scale, zero_point) == (1.0, 0), (
+            f"affine_qparams(all zeros, bits={bits}) returned ({scale}, {zero_point}); expected "
+            "(1.0, 0).")
+    else:
+        ref = ref_qparams(x, bits)
+        assert math.isclose(scale, ref[0], rel_tol=1e-5) and zero_point == ref[1], (
+            f"affine_qparams(constant tensor of {value}, bits={bits}) returned ({scale:.6g}, "
+            f"{zero_point}); expected ({ref[0]:.6g}, {ref[1]}): the range [min(c, 0), max(c, 0)].")
+    zero = torch.fake_quantize_per_tensor_affine(torch.zeros(1), scale, zero_point, 0, 2**bits - 1)
+    assert zero.item() == 0.0, (
+        f"affine_qparams(constant {value}, bits={bits}) gave ({scale}, {zero_point}), under which "
+        f"0.0 comes back as {zero.item()}: 0.0 must be exactly representable.")
+
+
+@pytest.mark.exercise("affine_qparams", points=2)
+def test_affine_qparams_rejects_bad_bits(nb):
+    for bits in (0, -3):
+        expect_value_error(nb.affine_qparams, torch.randn(5), bits, argument="bits")
+
+
+# ---------------------------------------------------------------- quantize
+
+@pytest.mark.exercise("quantize", points=2)
+@settings(max_examples=80)
+@given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16),
+       dtype=st.sampled_from([torch.float32, torch.float64]),
+       stretch=st.sampled_from([1.0, 0.5, 2.0]))
+def test_quantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bits, dtype, stretch):
+    x = tensor_from(seed, shape, *value_range, dtype=dtype)
+    scale, zero_point = ref_qparams(x, bits)
+    scale *= stretch  # 0.5: values beyond the range must clamp
+    got = call(nb.quantize, x, scale, zero_point, bits)
+    assert is_integer_tensor(got) and got.dtype in (torch.int32, torch.int64), (
+        f"quantize({describe(x)}, scale={scale:.4g}, zero_point={zero_point}, bits={bits}) "
+        f"returned {describe(got)}; expected an int32 or int64 tensor.")
+    assert got.shape == x.shape, f"quantize(x of shape {tuple(x.shape)}) returned shape {tuple(got.shape)}."
+    expected = ref_quantize(x, scale, zero_point, bits)
+    torch_ref = torch.round(
+        torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, 0, 2**bits - 1).double()
+        / scale).to(torch.int64) + zero_point
+    ambiguous = near_tie(x, scale)
+    diff = (got.to(torch.int64) - expected).abs()
+    bad = (diff > 0) & ~ambiguous | (diff > 1)
+    assert not bad.any(), (
+        f"quantize(x in [{x.min():.4g}, {x.max():.4g}] of shape {tuple(x.shape)}, scale={scale:.6g}, "
+        f"zero_point={zero_point}, bits={bits}) differs from clamp(round(x / scale) + zero_point, "
+        f"0, {2**bits - 1}) at {int(bad.sum())} positions, e.g. x = "
+        f"{x[bad][0].item():.6g}: got {got[bad][0].item()}, expected {expected[bad][0].item()}.")
+    assert not (((got.to(torch.int64) - torch_ref).abs() > 0) & ~ambiguous).any(), (
+        "quantize disagrees with torch.fake_quantize_per_tensor_affine for the same scale and "
+        "zero point.")
+
+
+@pytest.mark.exercise("quantize", points=2)
+def test_quantize_rounds_half_to_even_and_clamps(nb):
+    ties = torch.tensor([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5])
+    got = call(nb.quantize, ties, 1.0, 10, 8)
+    assert got.tolist() == [10, 12, 12, 14, 10, 8, 8], (
+        f"quantize({ties.tolist()}, scale=1.0, zero_point=10, bits=8) returned {got.tolist()}; "
+        "expected [10, 12, 12, 14, 10, 8, 8] (torch.round: halves go to the even integer).")
+    big = torch.tensor([-1e9, 1e9, 0.0, 70000.0])
+    got = call(nb.quantize, big, 1.0, 5, 16)
+    assert got.tolist() == [0, 65535, 5, 65535], (
+        f"quantize({big.tolist()}, scale=1.0, zero_point=5, bits=16) returned {got.tolist()}; "
+        "expected [0, 65535, 5, 65535]: clamp to [0, 2**16 - 1] in a dtype wide enough for 16 bits.")
+    got = call(nb.quantize, torch.tensor([-0.3, 0.2, 0.9]), 0.5, 1, 1)
+    assert got.tolist() == [0, 1, 1], (
+        f"quantize([-0.3, 0.2, 0.9], scale=0.5, zero_point=1, bits=1) returned {got.tolist()}; "
+        "expected [0, 1, 1] (1 bit: q in {0, 1}).")
+
+
+@pytest.mark.exercise("quantize", points=2)
+def test_quantize_rejects_bad_arguments(nb):
+    x = torch.randn(4)
+    expect_value_error(nb.quantize, x, 0.1, 0, 0, argument="bits")
+    expect_value_error(nb.quantize, x, 0.0, 0, 8, argument="scale")
+    expect_value_error(nb.quantize, x, -0.5, 0, 8, argument="scale")
+
+
+# ---------------------------------------------------------------- dequantize
+
+@pytest.mark.exercise("dequantize", points=1)
+@settings(max_examples=50)
+@given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16))
+def test_dequantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bits):
+    x = tensor_from(seed, shape, *value_range)
+    scale, zero_point = ref_qparams(x, bits)
+    q = ref_quantize(x, scale, zero_point, bits).to(torch.int32)
+    got = call(nb.dequantize, q, scale, zero_point)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == q.shape, (
+        f"dequantize({describe(q)}, scale={scale:.4g}, zero_point={zero_point}) returned "
+        f"{describe(got)}; expected a float32 tensor of q's shape.")
+    expected = ((q.double() - zero_point) * scale).float()
+    assert torch.allclose(got, expected, rtol=1e-6, atol=0), (
+        f"dequantize(q in [{q.min()}, {q.max()}], scale={scale:.6g}, zero_point={zero_point}) is off "
+        f"by up to {(got - expected).abs().max():.3g}; expected scale * (q - zero_point).")
+    reference = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0, 2**bits - 1)
+    settled = ~near_tie(x, scale)
+    assert torch.allclose(got[settled], reference[settled], rtol=1e-6, atol=1e-30), (
+        "dequantize(quantize(x)) disagrees with torch.fake_quantize_per_tensor_affine(x) for "
+        f"scale={scale:.6g}, zero_point={zero_point}, bits={bits}.")
+
+
+@pytest.mark.exercise("dequantize", points=1)
+def test_dequantize_storage_dtypes_and_zero(nb):
+    stored = torch.tensor([0, 1, 127, 128, 255], dtype=torch.uint8)
+    got = call(nb.dequantize, stored, 0.5, 200)
+    assert got.tolist() == [-100.0, -99.5, -36.5, -36.0, 27.5], (
+        f"dequantize(uint8 {stored.tolist()}, scale=0.5, zero_point=200) returned {got.tolist()}; "
+        "expected [-100.0, -99.5, -36.5, -36.0, 27.5]: widen uint8 before subtracting the zero point.")
+    signed = torch.tensor([-127, 0, 127], dtype=torch.int8)
+    got = call(nb.dequantize, signed, 0.25, 100)
+    assert got.tolist() == [-56.75, -25.0, 6.75], (
+        f"dequantize(int8 {signed.tolist()}, scale=0.25, zero_point=100) returned {got.tolist()}; "
+        "expected [-56.75, -25.0, 6.75].")
+    got = call(nb.dequantize, torch.tensor([7], dtype=torch.int64), 0.3, 7)
+    assert got.tolist() == [0.0], "dequantize(q = zero_point) must be exactly 0.0."
+
+
+# ---------------------------------------------------------------- symmetric_per_channel_quantize
+
+weight_shapes = st.one_of(
+    st.tuples(st.integers(1, 12), st.integers(1, 20)),
+    st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3)),
+    st.tuples(st.integers(1, 10)))
+
+
+@pytest.mark.exercise("symmetric_per_channel_quantize", points=2)
+@settings(max_examples=80)
+@given(seed=seeds, shape=weight_shapes, bits=st.integers(2, 16),
+       zero_rows=st.lists(st.booleans(), min_size=1, max_size=3))
+def test_symmetric_per_channel_matches_reference(nb, seed, shape, bits, zero_rows):
+    generator = torch.Generator().manual_seed(seed)
+    w = torch.randn(shape, generator=generator)
+    # channels of very different sizes, and possibly all-zero channels
+    w = w * torch.logspace(-2, 1, shape[0]).reshape(-1, *([1] * (len(shape) - 1)))
+    for row, is_zero in enumerate(zero_rows[: shape[0]]):
+        if is_zero:
+            w[row] = 0
+    got = call(nb.symmetric_per_channel_quantize, w, bits)
+    assert isinstance(got, tuple) and len(got) == 2, (
+        f"symmetric_per_channel_quantize(w, bits={bits}) returned {describe(got)}; expected (q, scales).")
+    q, scales = got
+    q_max = 2 ** (bits - 1) - 1
+    assert is_integer_tensor(q) and q.shape == w.shape, (
+        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned q = "
+        f"{describe(q)}; expected an integer tensor of w's shape.")
+    assert isinstance(scales, torch.Tensor) and scales.shape == (shape[0],), (
+        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}) returned scales "
+        f"{describe(scales)}; expected shape ({shape[0]},), one per output channel (dim 0).")
+    max_abs = w.abs().reshape(shape[0], -1).amax(1).double()
+    expected_scales = torch.where(max_abs > 0, max_abs / q_max, torch.ones_like(max_abs))
+    assert torch.allclose(scales.double(), expected_scales, rtol=1e-6, atol=0), (
+        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned scales "
+        f"{scales[:4].tolist()}...; expected {expected_scales[:4].tolist()}... = max|w_c| / "
+        f"{q_max} (1.0 for an all-zero channel).")
+    assert int(q.abs().max()) <= q_max, (
+        f"symmetric_per_channel_quantize(..., bits={bits}) returned |q| up to {int(q.abs().max())}; "
+        f"expected at most {q_max} (the range is symmetric, -{q_max}..{q_max}).")
+    per_row = expected_scales.reshape(-1, *([1] * (len(shape) - 1)))
+    expected_q = torch.round(w.double() / per_row).clamp(-q_max, q_max).to(torch.int64)
+    reference = torch.fake_quantize_per_channel_affine(
+        w, expected_scales.float(), torch.zeros(shape[0], dtype=torch.int32), 0, -q_max, q_max)
+    ambiguous = near_tie(w, per_row)
+    diff = (q.to(torch.int64) - expected_q).abs()
+    assert not (((diff > 0) & ~ambiguous) | (diff > 1)).any(), (
+        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}, bits={bits}): q differs from "
+        f"round(w / scale_c) at {int(((diff > 0) & ~ambiguous).sum())} positions.")
+    back = q.double() * per_row
+    assert torch.allclose(back[~ambiguous].float(), reference[~ambiguous], rtol=1e-5, atol=1e-12), (
+        "symmetric_per_channel_quantize: q * scale disagrees with "
+        "torch.fake_quantize_per_channel_affine for the same scales.")
+    assert ((back - w.double()).abs() <= per_row / 2 * (1 + 1e-5)).all(), (
+        "symmetric_per_channel_quantize: some q * scale_c is more than half a step from w.")
+
+
+@pytest.mark.exercise("symmetric_per_channel_quantize", points=2)
+def test_symmetric_per_channel_outlier_channel_and_errors(nb):
+    w = torch.tensor([[0.012, -0.02, 0.013], [50.0, -10.0, 3.0]])
+    q, scales = call(nb.symmetric_per_channel_quantize, w, 8)
+    assert q[0].tolist() == [76, -127, 83], (
+        f"symmetric_per_channel_quantize([[0.012, -0.02, 0.013], [50, -10, 3]], bits=8) returned "
+        f"row 0 = {q[0].tolist()}; expected [76, -127, 83]: the small channel gets its own scale "
+        "0.02 / 127, unaffected by the large one.")
+    for bits in (1, 0):
+        expect_value_error(nb.symmetric_per_channel_quantize, w, bits, argument="bits")
+
+
+# ---------------------------------------------------------------- kmeans_quantize
+
+def ref_kmeans(values, bits, iters):
+    values = values.flatten().float()
+    k = 2**bits
+    codebook = torch.linspace(values.min().item(), values.max().item(), k)
+    for _ in range(iters):
+        labels = (values[:, None] - codebook).abs().argmin(1)
+        sums = torch.zeros(k, dtype=torch.float64).index_add_(0, labels, values.double())
+        counts = torch.bincount(labels, minlength=k)
+        codebook = torch.where(counts > 0, (sums / counts.clamp(min=1)).float(), codebook)
+    return codebook
+
+
+def squared_error_to_nearest(values, codebook):
+    return ((values.double()[..., None] - codebook.double()).abs().amin(-1) ** 2).sum().item()
+
+
+@pytest.mark.exercise("kmeans_quantize", points=3)
+@settings(max_examples=50)
+@given(seed=seeds, shape=shapes, bits=st.integers(1, 5), iters=st.integers(0, 12),
+       heavy_tail=st.booleans())
+def test_kmeans_never_worse_than_linear_codebook(nb, seed, shape, bits, iters, heavy_tail):
+    generator = torch.Generator().manual_seed(seed)
+    w = torch.randn(shape, generator=generator)
+    if heavy_tail:
+        w = w ** 3
+    got = call(nb.kmeans_quantize, w, bits, iters=iters)
+    assert isinstance(got, tuple) and len(got) == 2, (
+        f"kmeans_quantize(w, bits={bits}, iters={iters}) returned {describe(got)}; expected "
+        "(codebook, labels).")
+    codebook, labels = got
+    k = 2**bits
+    assert isinstance(codebook, torch.Tensor) and codebook.shape == (k,) and \
+        bool(torch.isfinite(codebook).all()), (
+            f"kmeans_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned codebook "
+            f"{describe(codebook)}; expected {k} finite centroids.")
+    assert is_integer_tensor(labels) and labels.shape == w.shape and \
+        int(labels.min()) >= 0 and int(labels.max()) < k, (
+            f"kmeans_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned labels "
+            f"{describe(labels)}; expected integers in [0, {k}) of w's shape.")
+    rebuilt = codebook[labels.long()]
+    assert rebuilt.unique().numel() <= k
+    error = ((rebuilt.double() - w.double()) ** 2).sum().item()
+    initial = torch.linspace(w.min().item(), w.max().item(), k)
+    initial_error = squared_error_to_nearest(w, initial)
+    assert error <= initial_error * (1 + 1e-5) + 1e-9, (
+        f"kmeans_quantize(w of shape {tuple(w.shape)}, bits={bits}, iters={iters}) has squared "
+        f"error {error:.6g}, worse than the linear initial codebook's {initial_error:.6g}.")
+    nearest = (w.double()[..., None] - codebook.double()).abs().amin(-1)
+    assert torch.allclose((rebuilt.double() - w.double()).abs(), nearest, atol=1e-6), (
+        f"kmeans_quantize(w, bits={bits}, iters={iters}): some label does not point to the "
+        "centroid nearest its weight in the returned codebook.")
+
+
+@pytest.mark.exercise("kmeans_quantize", points=3)
+@pytest.mark.parametrize("bits,iters", [(1, 1), (2, 0), (2, 3), (3, 1), (3, 5), (4, 2)])
+def test_kmeans_follows_lloyd(nb, bits, iters):
+    w = torch.randn(40, 25, generator=torch.Generator().manual_seed(bits * 10 + iters))
+    codebook, _ = call(nb.kmeans_quantize, w, bits, iters=iters)
+    expected = ref_kmeans(w, bits, iters)
+    span = (w.max() - w.min()).item()
+    assert torch.allclose(codebook.float(), expected, atol=1e-4 * span, rtol=0), (
+        f"kmeans_quantize(randn (40, 25), bits={bits}, iters={iters}) returned codebook "
+        f"{[round(v, 4) for v in codebook.tolist()[:6]]}...; expected "
+        f"{[round(v, 4) for v in expected.tolist()[:6]]}... (linear initialisation from w.min() "
+        "to w.max(), then iters rounds of assign-to-nearest and move-to-mean).")
+
+
+@pytest.mark.exercise("kmeans_quantize", points=3)
+def test_kmeans_edge_cases(nb):
+    lonely = torch.tensor([0.0, 0.0, 0.0, 9.0, 9.0])
+    codebook, labels = call(nb.kmeans_quantize, lonely, 2, iters=4)
+    assert torch.allclose(codebook, torch.tensor([0.0, 3.0, 6.0, 9.0])), (
+        f"kmeans_quantize({lonely.tolist()}, bits=2) returned codebook {codebook.tolist()}; "
+        "expected [0, 3, 6, 9]: empty clusters keep their centroid.")
+    constant = torch.full((3, 4), -1.25)
+    codebook, labels = call(nb.kmeans_quantize, constant, 3, iters=5)
+    assert bool(torch.isfinite(codebook).all()) and torch.equal(codebook[labels.long()], constant), (
+        f"kmeans_quantize(constant tensor of -1.25, bits=3) returned codebook {codebook.tolist()}; "
+        "expected finite centroids that rebuild the tensor exactly.")
+    single = torch.tensor([[0.7]])
+    codebook, labels = call(nb.kmeans_quantize, single, 1)
+    assert labels.shape == (1, 1) and codebook[labels.long()].item() == pytest.approx(0.7)
+    w = torch.randn(7)
+    expect_value_error(nb.kmeans_quantize, w, 0, argument="bits")
+    expect_value_error(nb.kmeans_quantize, w, 2, iters=-1, argument="iters")
+
+
+# ---------------------------------------------------------------- fake_quantize
+# Gradients cannot cross the sandbox boundary, so these scenarios run the backward pass in the
+# learner's process and send back plain tensors; the verdict is computed here.
+
+def backward_scenario(fake_quantize, x, scale, zero_point, bits, upstream):
+    leaf = x.clone().requires_grad_(True)
+    y = fake_quantize(leaf, scale, zero_point, bits)
+    has_grad_fn = bool(getattr(y, "requires_grad", False))
+    if has_grad_fn:
+        (y * upstream).sum().backward()
+    grad = None if leaf.grad is None else leaf.grad.detach().clone()
+    return y.detach().clone(), has_grad_fn, grad
+
+
+def jacobian_scenario(fake_quantize, x, scale, zero_point, bits):
+    return torch.autograd.functional.jacobian(
+        lambda t: fake_quantize(t, scale, zero_point, bits), x)
+
+
+@pytest.mark.exercise("fake_quantize", points=3)
+@settings(max_examples=60)
+@given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16),
+       stretch=st.sampled_from([1.0, 0.5]))
+def test_fake_quantize_forward_and_straight_through_gradient(nb, seed, shape, value_range, bits,
+                                                             stretch):
+    x0 = tensor_from(seed, shape, *value_range)
+    scale, zero_point = ref_qparams(x0, bits)
+    scale *= stretch
+    upstream = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
+    y, has_grad_fn, grad = nb.fake_quantize.run_with(backward_scenario, x0, scale, zero_point,
+                                                     bits, upstream)
+    x = x0
+    assert isinstance(y, torch.Tensor) and y.shape == x.shape and y.is_floating_point(), (
+        f"fake_quantize(x of shape {tuple(x.shape)}, ...) returned {describe(y)}; expected a float "
+        "tensor of x's shape.")
+    reference = torch.fake_quantize_per_tensor_affine(x0, scale, zero_point, 0, 2**bits - 1)
+    settled = ~near_tie(x0, scale)
+    assert torch.allclose(y.detach()[settled].float(), reference[settled], rtol=1e-6, atol=1e-30), (
+        f"fake_quantize(x in [{x0.min():.4g}, {x0.max():.4g}], scale={scale:.6g}, "
+        f"zero_point={zero_point}, bits={bits}) differs from torch.fake_quantize_per_tensor_affine "
+        "in the forward pass: it should equal dequantize(quantize(x)).")
+    assert has_grad_fn, (
+        "fake_quantize(x with requires_grad=True, ...) returned a tensor that does not require a "
+        "gradient: the straight-through estimator must let gradients reach x.")
+    low, high = (0 - zero_point) * scale, (2**bits - 1 - zero_point) * scale
+    inside = (x0 >= low) & (x0 <= high)
+    expected_grad = torch.where(inside, upstream, torch.zeros_like(upstream))
+    assert grad is not None and torch.equal(grad, expected_grad), (
+        f"fake_quantize(x, scale={scale:.6g}, zero_point={zero_point}, bits={bits}): the gradient "
+        f"should equal the upstream gradient where {low:.4g} <= x <= {high:.4g} and 0 elsewhere "
+        f"(straight-through estimator); it differs at "
+        f"{'all' if grad is None else int((grad != expected_grad).sum())} positions.")
+
+
+@pytest.mark.exercise("fake_quantize", points=3)
+def test_fake_quantize_jacobian_is_diagonal_mask(nb):
+    scale, zero_point, bits = 0.5, 2, 3  # representable range [-1.0, 2.5]
+    x = torch.tensor([-3.0, -1.0, -1.1, -0.2, 0.0, 1.3, 2.5, 2.6, 2.74, 10.0])
+    jacobian = nb.fake_quantize.run_with(jacobian_scenario, x, scale, zero_point, bits)
+    expected = torch.diag(torch.tensor([0, 1, 0, 1, 1, 1, 1, 0, 0, 0], dtype=torch.float32))
+    assert torch.equal(jacobian, expected), (
+        f"fake_quantize(x={x.tolist()}, scale=0.5, zero_point=2, bits=3) has Jacobian diagonal "
+        f"{torch.diagonal(jacobian).tolist()}; expected {torch.diagonal(expected).tolist()}: "
+        "1 inside [-1.0, 2.5] (ends included), 0 outside, and nothing off the diagonal. Values in "
+        "(2.5, 2.75) still round into range but are outside it, so their gradient is 0.")
+
+
+@pytest.mark.exercise("fake_quantize", points=3)
+def test_fake_quantize_without_grad_and_inputs_untouched(nb):
+    x = torch.tensor([0.1, 0.2, -0.4])
+    got = call(nb.fake_quantize, x, 0.125, 4, 4)
+    assert torch.equal(got.float(), torch.tensor([0.125, 0.25, -0.375])), (
+        f"fake_quantize([0.1, 0.2, -0.4], scale=0.125, zero_point=4, bits=4) returned "
+        f"{describe(got)}; expected [0.125, 0.25, -0.375].")
+    _, _, grad = nb.fake_quantize.run_with(backward_scenario, torch.tensor([0.3, 5.0]), 0.25, 0, 2,
+                                           torch.ones(2))
+    assert grad is not None and grad.tolist() == [1.0, 0.0], (
+        f"fake_quantize([0.3, 5.0], scale=0.25, zero_point=0, bits=2) gave gradient "
+        f"{None if grad is None else grad.tolist()}; expected [1.0, 0.0].")
+
+
+# ---------------------------------------------------------------- quantized_linear
+
+def float_reference(q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp, bits):
+    x = (q_x.double() - x_zp) * x_scale
+    w = q_w.double() * w_scales.double()[:, None]
+    y = x @ w.T + (0 if bias is None else bias.double())
+    return (torch.round(y / out_scale) + out_zp).clamp(0, 2**bits - 1)
+
+
+def random_layer_case(seed, batch, n_in, n_out, bits, with_bias):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, n_in, generator=generator) * 2 + 0.3
+    weight = torch.randn(n_out, n_in, generator=generator) / math.sqrt(n_in)
+    bias = torch.randn(n_out, generator=generator) if with_bias else None
+    x_scale, x_zp = ref_qparams(x, 8)
+    q_x = ref_quantize(x, x_scale, x_zp, 8)
+    max_abs = weight.abs().amax(1)
+    w_scales = torch.where(max_abs > 0, max_abs / 127, torch.ones_like(max_abs))
+    q_w = torch.round(weight / w_scales[:, None]).clamp(-127, 127).to(torch.int64)
+    exact = ((q_x.double() - x_zp) * x_scale) @ (q_w.double() * w_scales.double()[:, None]).T
+    if bias is not None:
+        exact = exact + bias.double()
+    out_scale, out_zp = ref_qparams(exact, bits)
+    return q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp
+
+
+@pytest.mark.exercise("quantized_linear", points=3)
+@settings(max_examples=60)
+@given(seed=seeds, batch=st.integers(1, 8), n_in=st.integers(1, 300), n_out=st.integers(1, 40),
+       bits=st.sampled_from([8, 8, 6, 4]), with_bias=st.booleans(), storage=st.booleans())
+def test_quantized_linear_within_one_step(nb, seed, batch, n_in, n_out, bits, with_bias, storage):
+    case = random_layer_case(seed, batch, n_in, n_out, bits, with_bias)
+    q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp = case
+    if storage:
+        q_x, q_w = q_x.to(torch.uint8), q_w.to(torch.int8)
+    got = call(nb.quantized_linear, q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp,
+               bits=bits)
+    where = (f"quantized_linear(q_x {describe(q_x)}, x_zp={x_zp}, q_w {describe(q_w)}, "
+             f"bias={'given' if with_bias else 'None'}, out_zp={out_zp}, bits={bits})")
+    assert is_integer_tensor(got) and got.shape == (batch, n_out), (
+        f"{where} returned {describe(got)}; expected an integer tensor of shape ({batch}, {n_out}).")
+    assert int(got.min()) >= 0 and int(got.max()) <= 2**bits - 1, (
+        f"{where} returned values in [{int(got.min())}, {int(got.max())}]; expected [0, {2**bits - 1}].")
+    expected = float_reference(q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp, bits)
+    worst = int((got.double() - expected).abs().max())
+    assert worst <= 1, (
+        f"{where} is {worst} output steps from the float computation "
+        "round((dequantized x @ dequantized W.T + bias) / out_scale) + out_zp; at most 1 allowed."
+        + (" The inputs were uint8/int8: widen them to int32 before arithmetic." if storage else ""))
+
+
+@pytest.mark.exercise("quantized_linear", points=3)
+@pytest.mark.parametrize("sign", [1, -1])
+def test_quantized_linear_accumulates_without_overflow(nb, sign):
+    n_in = 8192  # 8192 * 255 * 127 = 265,330,560: needs int32, overflows int16
+    q_x = torch.full((2, n_in), 255, dtype=torch.uint8)
+    q_x[1] = 0
+    q_w = torch.full((3, n_in), 127 * sign, dtype=torch.int8)
+    q_w[2] = 0
+    w_scales = torch.full((3,), 1 / 127)
+    x_scale, x_zp = 1 / 255, 0
+    out_scale, out_zp = 2 * n_in / 255, 128
+    got = call(nb.quantized_linear, q_x, x_scale, x_zp, q_w, w_scales, None, out_scale, out_zp)
+    expected = float_reference(q_x, x_scale, x_zp, q_w, w_scales, None, out_scale, out_zp, 8)
+    worst = int((got.double() - expected).abs().max())
+    assert worst <= 1, (
+        f"quantized_linear(q_x all 255 (uint8, {n_in} features), q_w all {127 * sign} (int8)) "
+        f"returned {got.tolist()}; expected {expected.long().tolist()}: the sum "
+        f"{n_in} * 255 * 127 needs an int32 (or int64) accumulator — widen the inputs first.")
+
+
+@pytest.mark.exercise("quantized_linear", points=3)
+def test_quantized_linear_zero_points_bias_and_errors(nb):
+    q_x = torch.tensor([[3, 0, 1]], dtype=torch.int32)
+    q_w = torch.tensor([[1, -1, 2], [0, 1, 1]], dtype=torch.int32)
+    w_scales, bias = torch.tensor([0.5, 0.25]), torch.tensor([0.5, -0.5])
+    got = call(nb.quantized_linear, q_x, 1.0, 1, q_w, w_scales, bias, 0.25, 4, bits=4)
+    assert got.tolist() == [[12, 1]], (
+        f"quantized_linear(q_x=[[3, 0, 1]], x_zp=1, q_w=[[1, -1, 2], [0, 1, 1]], w_scales=[0.5, "
+        f"0.25], bias=[0.5, -0.5], out_scale=0.25, out_zp=4, bits=4) returned {got.tolist()}; "
+        "expected [[12, 1]] (float outputs [2.0, -0.75]).")
+    got = call(nb.quantized_linear, q_x, 1.0, 1, q_w, w_scales, None, 0.25, 0, bits=4)
+    assert got.tolist() == [[6, 0]], (
+        f"quantized_linear(same, bias=None, out_zp=0) returned {got.tolist()}; expected [[6, 0]]: "
+        "negative outputs clamp to 0 (a fused ReLU).")
+    expect_value_error(nb.quantized_linear, q_x, 1.0, 1, q_w, w_scales, bias, 0.25, 4, bits=0,
+                       argument="bits")
