@@ -115,3 +115,25 @@ def show_digits(images: torch.Tensor, labels: torch.Tensor, title: str = "Digits
     fig.tight_layout()
     plt.show()
     return fig
+
+
+def roofline(points: Mapping[str, tuple[float, float]], peak_gflops: float,
+             bandwidth_gbs: float, title: str):
+    """A roofline: attainable GFLOP/s = min(peak, bandwidth x intensity), log-log.
+
+    ``points`` maps a label to ``(arithmetic intensity in FLOP/byte, measured GFLOP/s)``;
+    ``peak_gflops`` (GFLOP/s) and ``bandwidth_gbs`` (GB/s) draw the roof.
+    """
+    intensities = [i for i, _ in points.values()]
+    low, high = min(intensities + [0.05]) / 2, max(intensities + [peak_gflops / bandwidth_gbs]) * 2
+    grid = torch.logspace(torch.log10(torch.tensor(low)), torch.log10(torch.tensor(high)), 200)
+    roof = torch.minimum(torch.full_like(grid, peak_gflops), bandwidth_gbs * grid)
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.plot(grid.numpy(), roof.numpy(), color="gray", linestyle="--",
+            label=f"roof: {bandwidth_gbs:.3g} GB/s x intensity, capped at {peak_gflops:.3g} GFLOP/s")
+    for label, (intensity, gflops) in points.items():
+        ax.scatter([intensity], [gflops], label=label, zorder=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return _finish(fig, ax, title, "arithmetic intensity (FLOP/byte)", "throughput (GFLOP/s)",
+                   legend=True)
