@@ -1,3 +1,240 @@
-"""Visible checks of the low_rank lesson."""
+"""Visible checks of lesson 04 (low rank): ``low_rank_factors``, ``rank_for_energy``,
+``factorize_linear`` and ``factorize_conv``.
 
-__all__: list[str] = []
+The checks never build a factorization themselves: they test properties that only a
+correct one has (the Eckart-Young error computed from ``torch.linalg.svdvals``, exactness
+at full rank, the layers' structure), so the package holds no answer.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+
+from . import call, describe, expect, expect_value_error, visible_check
+
+__all__ = ["check_low_rank_factors", "check_rank_for_energy", "check_factorize_linear",
+           "check_factorize_conv", "eckart_young_error", "composite_weight",
+           "check_factorized_structure"]
+
+
+def eckart_young_error(W: torch.Tensor, rank: int) -> float:
+    """``sqrt(sum_{i > rank} sigma_i**2)``: the smallest Frobenius error of any rank-``rank``
+    approximation of the matrix ``W`` (computed in float64)."""
+    sigma = torch.linalg.svdvals(W.detach().double())
+    return sigma[rank:].square().sum().sqrt().item()
+
+
+def composite_weight(factorized: nn.Sequential) -> torch.Tensor:
+    """The single weight the two layers of a factorization multiply to, in float64.
+
+    Linear: ``second.weight @ first.weight`` (``[out, in]``). Conv: the 1x1 conv's
+    ``[C_out, r]`` matrix times the first conv's filters flattened to ``[r, C_in*kh*kw]``,
+    reshaped to the conv weight shape ``[C_out, C_in, kh, kw]``.
+    """
+    first, second = factorized[0], factorized[1]
+    w1, w2 = first.weight.detach().double(), second.weight.detach().double()
+    if isinstance(first, nn.Conv2d):
+        product = w2.reshape(w2.shape[0], -1) @ w1.reshape(w1.shape[0], -1)
+        return product.reshape(w2.shape[0], *w1.shape[1:])
+    return w2 @ w1
+
+
+def check_factorized_structure(result, original: nn.Module, rank: int, call_text: str) -> None:
+    """Fail unless ``result`` is ``Sequential(first, second)`` shaped like the contract says,
+    trainable, in ``original``'s dtype, and sharing no storage with ``original``."""
+    kind = type(original)
+    expect(isinstance(result, nn.Sequential) and len(result) == 2 and
+           all(isinstance(m, kind) for m in result),
+           f"{call_text} returned {describe(result)}; expected nn.Sequential of two "
+           f"{kind.__name__} layers.")
+    first, second = result
+    expect(first.bias is None,
+           f"{call_text}: the first layer has a bias; it must be created with bias=False "
+           "(the original bias goes to the second layer).")
+    expect((second.bias is None) == (original.bias is None),
+           f"{call_text}: the second layer {'has' if second.bias is not None else 'lacks'} a "
+           f"bias but the original {'has' if original.bias is not None else 'has none'}; "
+           "use bias=layer.bias is not None.")
+    for layer in (first, second):
+        for name, p in layer.named_parameters():
+            expect(p.dtype == original.weight.dtype,
+                   f"{call_text}: {name} of {layer!r} has dtype {p.dtype}; expected "
+                   f"{original.weight.dtype}, the original layer's dtype.")
+            expect(p.requires_grad,
+                   f"{call_text}: {name} of {layer!r} does not require grad; the new layers "
+                   "must be trainable so they can be fine-tuned.")
+            for q in original.parameters():
+                expect(p.untyped_storage().data_ptr() != q.untyped_storage().data_ptr(),
+                       f"{call_text}: {name} of {layer!r} shares memory with the original "
+                       "layer, so fine-tuning would change the original; copy the numbers "
+                       "(e.g. weight.copy_(...) under torch.no_grad()).")
+
+
+def _check_error_is_optimal(product: torch.Tensor, W: torch.Tensor, rank: int,
+                            call_text: str) -> None:
+    got = torch.linalg.matrix_norm(W.detach().double() - product.double()).item()
+    best = eckart_young_error(W, rank)
+    scale = torch.linalg.matrix_norm(W.detach().double()).item() + 1e-12
+    tol = (1e-4 if W.dtype == torch.float32 else 1e-9) * scale
+    expect(abs(got - best) <= tol,
+           f"{call_text}: ||W - A @ B|| = {got:.6g}, but the best rank-{rank} error is "
+           f"{best:.6g} (sqrt of the sum of the squared singular values after the first "
+           f"{rank}); keep the {rank} LARGEST singular values and scale by them.")
+
+
+def _seeded(seed: int):
+    """Run a check body with its own seeded RNG, leaving the notebook's RNG state untouched."""
+    def wrap(body):
+        @functools.wraps(body)
+        def run(fn):
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                return body(fn)
+        return run
+    return wrap
+
+
+@visible_check
+def check_low_rank_factors(low_rank_factors) -> int:
+    generator = torch.Generator().manual_seed(4)
+    deficient = torch.randn(7, 2, generator=generator) @ torch.randn(2, 5, generator=generator)
+    cases = [
+        (torch.randn(6, 4, generator=generator), 2),
+        (torch.randn(3, 8, generator=generator, dtype=torch.float64), 1),
+        (torch.randn(5, 5, generator=generator), 5),
+        (deficient, 2),
+    ]
+    for W, rank in cases:
+        call_text = f"low_rank_factors({describe(W)}, rank={rank})"
+        result = call(low_rank_factors, W, rank)
+        expect(isinstance(result, tuple) and len(result) == 2,
+               f"{call_text} returned {describe(result)}; expected a tuple (A, B).")
+        A, B = result
+        m, n = W.shape
+        expect(tuple(A.shape) == (m, rank) and tuple(B.shape) == (rank, n),
+               f"{call_text} returned A of shape {tuple(A.shape)} and B of shape "
+               f"{tuple(B.shape)}; expected {(m, rank)} and {(rank, n)}.")
+        expect(A.dtype == W.dtype and B.dtype == W.dtype,
+               f"{call_text} returned dtypes {A.dtype}, {B.dtype}; expected {W.dtype}.")
+        _check_error_is_optimal(A.detach() @ B.detach(), W, rank, call_text)
+    for bad in (0, 5):
+        expect_value_error(low_rank_factors, torch.zeros(4, 6), bad, argument="rank")
+    return len(cases) + 2
+
+
+@visible_check
+def check_rank_for_energy(rank_for_energy) -> int:
+    s = torch.tensor([4.0, 3.0, 2.0, 1.0])  # squares 16, 9, 4, 1 of 30
+    cases = [
+        (s, 0.0, 1, "energy 0 still keeps one singular value"),
+        (s, 0.5, 1, "16/30 = 53% >= 50% with r = 1 (energy uses SQUARED singular values)"),
+        (s, 0.8, 2, "(16 + 9)/30 = 83% >= 80%"),
+        (s, 0.9, 3, "(16 + 9 + 4)/30 = 97% >= 90%"),
+        (s, 1.0, 4, "all the energy needs all four"),
+        (torch.ones(4), 0.5, 2, "equal values: exactly half at r = 2, and 'at least' means >="),
+        (torch.tensor([2.0, 0.0, 0.0]), 1.0, 1,
+         "zero singular values hold no energy, so r = 1 already holds all of it"),
+        (torch.zeros(3), 0.7, 1, "an all-zero matrix: 0 >= 0.7 * 0 already at r = 1"),
+    ]
+    # seed 2: here the float32 cumulative sum ends just below the float32 total
+    generator = torch.Generator().manual_seed(2)
+    sigma = torch.linalg.svdvals(torch.randn(300, 100, generator=generator))
+    cases.append((sigma, 1.0, 100, "energy 1 on 100 float32 singular values must not run past "
+                  "the end when a float sum comes out slightly below the total"))
+    for values, energy, expected, why in cases:
+        got = call(rank_for_energy, values, energy)
+        expect(isinstance(got, int) and not isinstance(got, bool),
+               f"rank_for_energy({describe(values)}, energy={energy}) returned {got!r} of type "
+               f"{type(got).__name__}; expected a Python int.")
+        expect(got == expected,
+               f"rank_for_energy({describe(values)}, energy={energy}) returned {got}; "
+               f"expected {expected} ({why}).")
+    for energy in (-0.1, 1.5):
+        expect_value_error(rank_for_energy, s, energy, argument="energy")
+    expect_value_error(rank_for_energy, torch.tensor([1.0, 3.0, 2.0]), 0.5,
+                       argument="singular_values")
+    return len(cases) + 3
+
+
+@visible_check
+@_seeded(1)
+def check_factorize_linear(factorize_linear) -> int:
+    cases = [(nn.Linear(6, 5), 2), (nn.Linear(4, 7, bias=False), 3), (nn.Linear(8, 3), 3),
+             (nn.Linear(5, 5).double(), 1)]
+    for layer, rank in cases:
+        call_text = f"factorize_linear({layer!r}, rank={rank})"
+        result = call(factorize_linear, layer, rank)
+        check_factorized_structure(result, layer, rank, call_text)
+        first, second = result
+        expect((first.in_features, first.out_features, second.in_features,
+                second.out_features) == (layer.in_features, rank, rank, layer.out_features),
+               f"{call_text} returned {first!r} then {second!r}; expected Linear("
+               f"{layer.in_features}, {rank}) then Linear({rank}, {layer.out_features}).")
+        _check_error_is_optimal(composite_weight(result), layer.weight, rank, call_text)
+        x = torch.randn(3, layer.in_features, dtype=layer.weight.dtype)
+        with torch.no_grad():
+            expected = x.double() @ composite_weight(result).T
+            if layer.bias is not None:
+                expected += layer.bias.double()
+            got = result(x).double()
+        expect(torch.allclose(got, expected, atol=1e-4),
+               f"{call_text}: the output differs from x @ (A @ B).T + bias by "
+               f"{(got - expected).abs().max().item():.3g}; is the original bias on the "
+               "second layer?")
+        if rank == min(layer.in_features, layer.out_features):
+            with torch.no_grad():
+                gap = (result(x) - layer(x)).abs().max().item()
+            expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the layer "
+                   f"computes; outputs differ by {gap:.3g}.")
+    expect_value_error(factorize_linear, nn.Linear(4, 6), 0, argument="rank")
+    expect_value_error(factorize_linear, nn.Linear(4, 6), 5, argument="rank")
+    return len(cases) + 2
+
+
+@visible_check
+@_seeded(2)
+def check_factorize_conv(factorize_conv) -> int:
+    cases = [
+        (nn.Conv2d(3, 8, 3, padding=1), 4, (9, 9)),
+        (nn.Conv2d(2, 5, (3, 2), stride=2, padding=(1, 0), bias=False), 5, (9, 8)),
+        (nn.Conv2d(4, 6, 3, dilation=2, stride=(1, 2)), 6, (10, 11)),
+    ]
+    for conv, rank, size in cases:
+        call_text = f"factorize_conv({conv!r}, rank={rank})"
+        result = call(factorize_conv, conv, rank)
+        check_factorized_structure(result, conv, rank, call_text)
+        first, second = result
+        expect((first.in_channels, first.out_channels, first.kernel_size, first.stride,
+                first.padding, first.dilation) == (conv.in_channels, rank, conv.kernel_size,
+                                                   conv.stride, conv.padding, conv.dilation),
+               f"{call_text} returned first layer {first!r}; expected Conv2d("
+               f"{conv.in_channels}, {rank}, kernel_size={conv.kernel_size}, "
+               f"stride={conv.stride}, padding={conv.padding}, dilation={conv.dilation}).")
+        expect((second.in_channels, second.out_channels, second.kernel_size, second.stride,
+                second.padding) == (rank, conv.out_channels, (1, 1), (1, 1), (0, 0)),
+               f"{call_text} returned second layer {second!r}; expected a 1x1 Conv2d({rank}, "
+               f"{conv.out_channels}, kernel_size=1) with stride 1 and no padding.")
+        flat = conv.weight.reshape(conv.out_channels, -1)
+        _check_error_is_optimal(composite_weight(result).reshape(conv.out_channels, -1), flat,
+                                rank, call_text)
+        x = torch.randn(2, conv.in_channels, *size)
+        with torch.no_grad():
+            expected = nn.functional.conv2d(x.double(), composite_weight(result),
+                                            None if conv.bias is None else conv.bias.double(),
+                                            conv.stride, conv.padding, conv.dilation)
+            got = result(x).double()
+        expect(got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4),
+               f"{call_text}: on input of shape {tuple(x.shape)} the output does not match the "
+               "conv with the product weight; check how B is reshaped to "
+               "[rank, C_in, kh, kw] and that the bias is on the second layer.")
+        if rank == min(flat.shape):
+            with torch.no_grad():
+                gap = (result(x) - conv(x)).abs().max().item()
+            expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the conv "
+                   f"computes; outputs differ by {gap:.3g}.")
+    expect_value_error(factorize_conv, nn.Conv2d(2, 4, 3), 0, argument="rank")
+    expect_value_error(factorize_conv, nn.Conv2d(2, 4, 3), 5, argument="rank")
+    return len(cases) + 2
