@@ -1,0 +1,515 @@
+"""Hidden checks of lesson 01: magnitude, global and structured (channel) pruning."""
+
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from compress_course import training
+from compress_course.checks import (
+    call,
+    expect_value_error,
+    mixed_layer_model,
+    two_scale_mlp,
+    zeroed_channels_pair,
+)
+
+NOTEBOOK = "01_pruning"
+
+
+@pytest.fixture(scope="module")
+def nb(submission):
+    return submission.load(NOTEBOOK)
+
+
+def ready(fn, *args, **kwargs):
+    """``fn`` after one smoke call, so an unimplemented exercise fails at once with a sentence
+    (instead of hypothesis shrinking a failure that every example has)."""
+    call(fn, *args, **kwargs)
+    return fn
+
+
+@pytest.fixture(scope="module")
+def magnitude_prune_mask(nb):
+    return ready(nb.magnitude_prune_mask, torch.randn(3, 4), 0.5)
+
+
+@pytest.fixture(scope="module")
+def global_prune_masks(nb):
+    return ready(nb.global_prune_masks, nn.Sequential(nn.Linear(3, 2)), 0.5)
+
+
+@pytest.fixture(scope="module")
+def apply_masks(nb):
+    return ready(nb.apply_masks, nn.Linear(3, 2), {"weight": torch.rand(2, 3) < 0.5},
+                 modifies=(0,))
+
+
+@pytest.fixture(scope="module")
+def channel_l2_importance(nb):
+    return ready(nb.channel_l2_importance, torch.randn(3, 2, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def prune_conv_channels(nb):
+    return ready(nb.prune_conv_channels, nn.Conv2d(1, 2, 1), nn.Conv2d(2, 1, 1), 1)
+
+
+# ---------------------------------------------------------------- references and strategies
+
+def prunable(model):
+    """Reference: name -> weight of every Linear / Conv2d, in module order."""
+    return {f"{name}.weight" if name else "weight": module.weight.detach()
+            for name, module in model.named_modules()
+            if isinstance(module, (nn.Linear, nn.Conv2d))}
+
+
+def pruned(mask):
+    return int((~mask).sum().item())
+
+
+def assert_magnitude_order(values, mask, what):
+    """No kept magnitude smaller than a pruned one (over flattened ``values`` and ``mask``)."""
+    if mask.all() or not mask.any():
+        return
+    largest_pruned = values.abs()[~mask].max().item()
+    smallest_kept = values.abs()[mask].min().item()
+    assert largest_pruned <= smallest_kept, (
+        f"{what} pruned a weight with |w| = {largest_pruned:.6g} but kept one with |w| = "
+        f"{smallest_kept:.6g}: prune the smallest magnitudes first.")
+
+
+shapes = st.lists(st.integers(1, 9), min_size=1, max_size=4).map(tuple)
+float_dtypes = st.sampled_from([torch.float32, torch.float64])
+unit_sparsity = st.floats(0, 1, allow_nan=False)
+
+
+def random_tensor(shape, dtype, seed, ties=False):
+    generator = torch.Generator().manual_seed(seed)
+    if ties:  # few distinct values, both signs: many exact ties in magnitude
+        return torch.randint(-3, 4, shape, generator=generator).to(dtype) * 0.5
+    return torch.randn(shape, generator=generator, dtype=dtype)
+
+
+def layer_stack(specs, seed):
+    """A Sequential of Linear/Conv2d layers (not meant to run forward), each at its own scale."""
+    torch.manual_seed(seed)
+    layers = []
+    for kind, a, b, scale, bias in specs:
+        layer = nn.Linear(a, b, bias=bias) if kind == "linear" else nn.Conv2d(a, b, 3, bias=bias)
+        with torch.no_grad():
+            layer.weight.mul_(scale)
+        layers.append(layer)
+    return nn.Sequential(*layers)
+
+
+layer_specs = st.lists(
+    st.tuples(st.sampled_from(["linear", "conv"]), st.integers(1, 8), st.integers(1, 8),
+              st.sampled_from([1e-3, 1.0, 1e3]), st.booleans()),
+    min_size=1, max_size=4)
+
+
+# ---------------------------------------------------------------- magnitude_prune_mask (3 points)
+
+@pytest.mark.exercise("magnitude_prune_mask", points=3)
+@given(shape=shapes, dtype=float_dtypes, sparsity=unit_sparsity, seed=st.integers(0, 2**16),
+       ties=st.booleans())
+@settings(max_examples=60)
+def test_magnitude_mask_exact_count_and_order(magnitude_prune_mask, shape, dtype, sparsity, seed, ties):
+    w = random_tensor(shape, dtype, seed, ties)
+    mask = call(magnitude_prune_mask, w, sparsity)
+    what = f"magnitude_prune_mask(w of shape {shape}{' with ties' if ties else ''}, {sparsity!r})"
+    assert isinstance(mask, torch.Tensor) and mask.dtype == torch.bool, (
+        f"{what} returned {type(mask).__name__} "
+        f"{getattr(mask, 'dtype', '')}; expected a torch.bool tensor (True = keep).")
+    assert mask.shape == w.shape, f"{what} returned shape {tuple(mask.shape)}; expected {shape}."
+    expected = round(sparsity * w.numel())
+    assert pruned(mask) == expected, (
+        f"{what} pruned {pruned(mask)} of {w.numel()} entries; expected round({sparsity!r} * "
+        f"{w.numel()}) = {expected}.")
+    assert_magnitude_order(w.flatten(), mask.flatten(), what)
+
+
+@pytest.mark.exercise("magnitude_prune_mask", points=3)
+@given(shape=shapes, value=st.sampled_from([0.0, 1.0, -2.5]))
+def test_magnitude_mask_edges(magnitude_prune_mask, shape, value):
+    w = torch.full(shape, value)
+    keep_all = call(magnitude_prune_mask, w, 0.0)
+    assert keep_all.dtype == torch.bool and bool(keep_all.all()), (
+        f"magnitude_prune_mask(torch.full({shape}, {value}), 0.0) pruned "
+        f"{pruned(keep_all)} entries; sparsity 0 keeps everything.")
+    prune_all = call(magnitude_prune_mask, w, 1.0)
+    assert not bool(prune_all.any()), (
+        f"magnitude_prune_mask(torch.full({shape}, {value}), 1.0) kept "
+        f"{int(prune_all.sum())} entries; sparsity 1 prunes everything.")
+    half = call(magnitude_prune_mask, w, 0.5)
+    assert pruned(half) == round(0.5 * w.numel()), (
+        f"magnitude_prune_mask(torch.full({shape}, {value}) (all tied), 0.5) pruned "
+        f"{pruned(half)}; expected exactly {round(0.5 * w.numel())} even though every "
+        "magnitude ties.")
+
+
+@pytest.mark.exercise("magnitude_prune_mask", points=3)
+def test_magnitude_mask_known_values_and_parameter_input(magnitude_prune_mask):
+    w = nn.Parameter(torch.tensor([[-3.0, 0.1, 2.0], [0.5, -0.2, 1.0]]))
+    mask = call(magnitude_prune_mask, w, 0.5)
+    expected = torch.tensor([[True, False, True], [False, False, True]])
+    assert torch.equal(mask, expected), (
+        f"magnitude_prune_mask(Parameter {w.tolist()}, 0.5) returned {mask.tolist()}; expected "
+        f"{expected.tolist()} (prune |w| = 0.1, 0.2, 0.5).")
+    assert not mask.requires_grad
+
+
+@pytest.mark.exercise("magnitude_prune_mask", points=3)
+@given(bad=st.one_of(st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False),
+                     st.floats(min_value=1 + 1e-9, allow_nan=False, allow_infinity=False)))
+@settings(max_examples=25)
+def test_magnitude_mask_rejects_bad_sparsity(magnitude_prune_mask, bad):
+    expect_value_error(magnitude_prune_mask, torch.randn(4, 4), bad, argument="sparsity")
+
+
+# ---------------------------------------------------------------- global_prune_masks (3 points)
+
+@pytest.mark.exercise("global_prune_masks", points=3)
+@given(specs=layer_specs, sparsity=unit_sparsity, seed=st.integers(0, 2**16))
+@settings(max_examples=40)
+def test_global_masks_one_threshold(global_prune_masks, specs, sparsity, seed):
+    model = layer_stack(specs, seed)
+    weights = prunable(model)
+    masks = call(global_prune_masks, model, sparsity)
+    what = (f"global_prune_masks(layers {[(k, a, b, s) for k, a, b, s, _ in specs]}, "
+            f"sparsity={sparsity!r})")
+    assert isinstance(masks, dict) and sorted(masks) == sorted(weights), (
+        f"{what} returned keys {sorted(masks) if isinstance(masks, dict) else masks!r}; "
+        f"expected {sorted(weights)}.")
+    for name, w in weights.items():
+        assert masks[name].dtype == torch.bool and masks[name].shape == w.shape, (
+            f"{what}[{name!r}] has dtype {masks[name].dtype} and shape "
+            f"{tuple(masks[name].shape)}; expected torch.bool and {tuple(w.shape)}.")
+    total = sum(w.numel() for w in weights.values())
+    got = sum(pruned(m) for m in masks.values())
+    assert got == round(sparsity * total), (
+        f"{what} pruned {got} of {total} weights; expected round({sparsity!r} * {total}) = "
+        f"{round(sparsity * total)}.")
+    values = torch.cat([w.flatten().double() for w in weights.values()])
+    flat_mask = torch.cat([masks[name].flatten() for name in weights])
+    assert_magnitude_order(values, flat_mask, f"{what} (across layers: one threshold)")
+
+
+@pytest.mark.exercise("global_prune_masks", points=3)
+@given(big=st.sampled_from([10.0, 100.0, 1e4]), small=st.sampled_from([1e-4, 1e-2, 0.1]),
+       seed=st.integers(0, 1000))
+@settings(max_examples=20)
+def test_global_masks_different_scales(global_prune_masks, big, small, seed):
+    model = two_scale_mlp(big, small, seed)
+    masks = call(global_prune_masks, model, 32 / 80)
+    got = {name: pruned(mask) for name, mask in masks.items()}
+    assert got == {"0.weight": 0, "2.weight": 32}, (
+        f"global_prune_masks(model with a first weight ~{big} and a second ~{small}, "
+        f"sparsity=0.4) pruned {got}; expected {{'0.weight': 0, '2.weight': 32}}: one global "
+        "threshold prunes the small-scale layer entirely before touching the other.")
+
+
+@pytest.mark.exercise("global_prune_masks", points=3)
+@given(sparsity=unit_sparsity)
+@settings(max_examples=20)
+def test_global_masks_only_linear_and_conv_weights(global_prune_masks, sparsity):
+    model = mixed_layer_model()
+    masks = call(global_prune_masks, model, sparsity)
+    expected = ["features.0.weight", "features.3.weight", "head.weight"]
+    assert isinstance(masks, dict) and sorted(masks) == expected, (
+        f"global_prune_masks(model with Conv2d, BatchNorm2d, LayerNorm, Linear) returned keys "
+        f"{sorted(masks) if isinstance(masks, dict) else masks!r}; expected {expected} "
+        "(norm layers' weights and all biases are never pruned).")
+    total = 27 + 6 + 160
+    got = sum(pruned(m) for m in masks.values())
+    assert got == round(sparsity * total), (
+        f"global_prune_masks(mixed model, sparsity={sparsity!r}) pruned {got}; expected "
+        f"{round(sparsity * total)}.")
+
+
+@pytest.mark.exercise("global_prune_masks", points=3)
+def test_global_masks_edges_and_errors(global_prune_masks):
+    from compress_course import models
+    torch.manual_seed(0)
+    mlp = models.course_mlp()
+    masks = call(global_prune_masks, mlp, 0.0)
+    assert sorted(masks) == ["layers.0.weight", "layers.2.weight", "layers.4.weight"], (
+        f"global_prune_masks(course_mlp(), 0.0) returned keys {sorted(masks)}; expected "
+        "['layers.0.weight', 'layers.2.weight', 'layers.4.weight'].")
+    assert all(bool(m.all()) for m in masks.values()), "sparsity 0 must keep every weight."
+    masks = call(global_prune_masks, mlp, 1.0)
+    assert not any(bool(m.any()) for m in masks.values()), "sparsity 1 must prune every weight."
+    for bad in (-0.01, 1.01, 2.0):
+        expect_value_error(global_prune_masks, mlp, bad, argument="sparsity")
+
+
+# ---------------------------------------------------------------- apply_masks (2 points)
+
+def random_masks(model, seed, subset):
+    generator = torch.Generator().manual_seed(seed)
+    names = [n for n in prunable(model)][: max(1, subset)]
+    return {name: torch.rand(model.get_parameter(name).shape, generator=generator) < 0.6
+            for name in names}
+
+
+def effective_weight(model, name):
+    """The weight a forward pass uses (works for torch.nn.utils.prune's re-parametrization)."""
+    module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+    return module.weight.detach()
+
+
+@pytest.mark.exercise("apply_masks", points=2)
+@given(sizes=st.lists(st.integers(1, 12), min_size=2, max_size=4), seed=st.integers(0, 2**16),
+       subset=st.integers(1, 3))
+@settings(max_examples=40)
+def test_apply_masks_zeroes_exactly_the_masked(apply_masks, sizes, seed, subset):
+    torch.manual_seed(seed)
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers)
+    before = copy.deepcopy(model)
+    masks = random_masks(model, seed, subset)
+    result = call(apply_masks, model, masks, modifies=(0,))
+    assert result is None, f"apply_masks returned {result!r}; expected None (it works in place)."
+    model(torch.randn(2, sizes[0]))
+    for name, p0 in before.named_parameters():
+        now = effective_weight(model, name) if name in masks else model.get_parameter(name)
+        expected = torch.where(masks[name], p0, torch.zeros_like(p0)) if name in masks else p0
+        assert torch.equal(now.detach(), expected.detach()), (
+            f"after apply_masks(MLP {sizes}, masks for {sorted(masks)}), {name!r} is not "
+            + ("the original with the masked entries zeroed." if name in masks else
+               "unchanged: parameters without a mask must not change."))
+
+
+def make_optimizer(name, parameters):
+    if name == "sgd_momentum":
+        return torch.optim.SGD(parameters, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=0.05)
+    return torch.optim.AdamW(parameters, lr=0.05, weight_decay=0.1)
+
+
+def masked_training_scenario(apply_masks, model, masks, optimizer_name, x, y):
+    """Runs where the learner's code runs (their hooks live there): an optimizer created
+    first, then apply_masks, then 4 steps each followed by apply_masks (as
+    ``training.train(step_hook=...)`` does); returns the weights a forward pass then uses."""
+    optimizer = make_optimizer(optimizer_name, model.parameters())
+    apply_masks(model, masks)
+    for _ in range(4):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        apply_masks(model, masks)
+    with torch.no_grad():
+        model(x)
+    return {name: effective_weight(model, name).clone() for name in masks}
+
+
+def in_child(function, scenario, *args):
+    runner = getattr(function, "run_with", None)
+    if runner is None:  # --in-process grading
+        return scenario(function, *args)
+    return runner(scenario, *args)
+
+
+@pytest.mark.exercise("apply_masks", points=2)
+@given(optimizer_name=st.sampled_from(["sgd_momentum", "adam", "adamw"]),
+       seed=st.integers(0, 1000))
+@settings(max_examples=6)
+def test_masks_stay_applied_through_training(apply_masks, optimizer_name, seed):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 5 * 5, 3))
+    masks = random_masks(model, seed, subset=2)
+    before = {name: effective_weight(model, name).clone() for name in masks}
+    x, y = torch.randn(8, 1, 5, 5), torch.randint(0, 3, (8,))
+    weights = in_child(apply_masks, masked_training_scenario, model, masks, optimizer_name, x, y)
+    assert isinstance(weights, dict) and sorted(weights) == sorted(masks)
+    for name, mask in masks.items():
+        w = weights[name]
+        assert bool((w[~mask] == 0).all()), (
+            f"after 4 {optimizer_name} steps, each followed by apply_masks, {name!r} has "
+            f"{int((w[~mask] != 0).sum())} non-zero pruned entries; expected all zero.")
+        assert not torch.equal(w[mask], before[name][mask]), (
+            f"an optimizer created before apply_masks took 4 {optimizer_name} steps, yet the "
+            f"kept entries of {name!r} did not change: apply_masks must zero entries of the "
+            "existing parameter in place (e.g. `param.mul_(mask)` under torch.no_grad()), not "
+            "assign a new nn.Parameter that the optimizer does not hold.")
+
+
+@pytest.mark.exercise("apply_masks", points=2)
+def test_apply_masks_with_training_step_hook(apply_masks):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    masks = {"0.weight": torch.rand(16, 8) < 0.3, "2.weight": torch.rand(3, 16) < 0.5}
+    apply_masks(model, masks)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    training.train(model, loader, epochs=2, lr=1e-2, step_hook=lambda m: apply_masks(m, masks),
+                   desc="check")
+    model(x)
+    for name, mask in masks.items():
+        w = effective_weight(model, name)
+        assert bool((w[~mask] == 0).all()), (
+            f"after training.train(..., step_hook=lambda m: apply_masks(m, masks)), {name!r} "
+            "has non-zero pruned entries.")
+
+
+# ---------------------------------------------------------------- channel_l2_importance (2 points)
+
+@pytest.mark.exercise("channel_l2_importance", points=2)
+@given(shape=st.tuples(st.integers(1, 16), st.integers(1, 6), st.integers(1, 5),
+                       st.integers(1, 5)),
+       dtype=float_dtypes, seed=st.integers(0, 2**16))
+@settings(max_examples=50)
+def test_channel_importance_matches_reference(channel_l2_importance, shape, dtype, seed):
+    w = random_tensor(shape, dtype, seed)
+    got = call(channel_l2_importance, w)
+    expected = torch.sqrt((w.double() ** 2).sum(dim=(1, 2, 3)))
+    assert isinstance(got, torch.Tensor) and tuple(got.shape) == (shape[0],), (
+        f"channel_l2_importance(weight of shape {shape}) returned shape "
+        f"{tuple(getattr(got, 'shape', ()))}; expected ({shape[0]},).")
+    assert torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-6), (
+        f"channel_l2_importance(weight of shape {shape}) returned "
+        f"{[round(v, 4) for v in got.tolist()[:4]]}...; expected "
+        f"{[round(v, 4) for v in expected.tolist()[:4]]}...: sqrt of the sum of squares of "
+        "each output filter.")
+
+
+@pytest.mark.exercise("channel_l2_importance", points=2)
+def test_channel_importance_known_values(channel_l2_importance):
+    w = torch.zeros(4, 1, 1, 2)
+    w[0, 0, 0] = torch.tensor([3.0, -4.0])
+    w[1, 0, 0] = torch.tensor([-1.0, 0.0])
+    w[3, 0, 0] = torch.tensor([0.5, 0.5])
+    got = call(channel_l2_importance, nn.Parameter(w))
+    expected = torch.tensor([5.0, 1.0, 0.0, 0.5 ** 0.5])
+    assert torch.allclose(got.detach(), expected), (
+        f"channel_l2_importance(filters [[3, -4], [-1, 0], [0, 0], [0.5, 0.5]]) returned "
+        f"{got.tolist()}; expected [5, 1, 0, 0.7071] (L2, not L1 and not squared).")
+
+
+# ---------------------------------------------------------------- prune_conv_channels (4 points)
+
+conv_pairs = st.fixed_dictionaries({
+    "c_in": st.integers(1, 4), "mid": st.integers(1, 10), "c_out": st.integers(1, 5),
+    "k1": st.integers(1, 3), "k2": st.integers(1, 3), "stride1": st.integers(1, 2),
+    "stride2": st.integers(1, 2), "pad1": st.integers(0, 1), "pad2": st.integers(0, 1),
+    "bias1": st.booleans(), "bias2": st.booleans(), "dtype": float_dtypes,
+    "seed": st.integers(0, 2**16), "keep_fraction": st.floats(0, 1),
+})
+
+
+def build_pair(p):
+    torch.manual_seed(p["seed"])
+    conv = nn.Conv2d(p["c_in"], p["mid"], p["k1"], stride=p["stride1"], padding=p["pad1"],
+                     bias=p["bias1"], dtype=p["dtype"])
+    next_conv = nn.Conv2d(p["mid"], p["c_out"], p["k2"], stride=p["stride2"], padding=p["pad2"],
+                          bias=p["bias2"], dtype=p["dtype"])
+    keep = max(1, min(p["mid"], round(p["keep_fraction"] * p["mid"])))
+    return conv, next_conv, keep
+
+
+def reference_kept(conv, keep):
+    importance = conv.weight.detach().double().flatten(1).norm(dim=1)
+    return torch.topk(importance, keep).indices.sort().values
+
+
+def describe_pair(conv, next_conv, keep):
+    return f"prune_conv_channels({conv!r}, {next_conv!r}, keep={keep})"
+
+
+@pytest.mark.exercise("prune_conv_channels", points=4)
+@given(p=conv_pairs)
+@settings(max_examples=40)
+def test_pruned_pair_equals_zeroed_original(prune_conv_channels, p):
+    conv, next_conv, keep = build_pair(p)
+    what = describe_pair(conv, next_conv, keep)
+    result = call(prune_conv_channels, conv, next_conv, keep)
+    assert isinstance(result, tuple) and len(result) == 2 and all(
+        isinstance(m, nn.Conv2d) for m in result), (
+        f"{what} returned {type(result).__name__}; expected a tuple of two nn.Conv2d.")
+    new_conv, new_next = result
+    assert new_conv is not conv and new_next is not next_conv, (
+        f"{what} returned an original layer; it must build new, smaller ones.")
+    assert new_conv.out_channels == keep and new_next.in_channels == keep and \
+        tuple(new_conv.weight.shape) == (keep, p["c_in"], p["k1"], p["k1"]) and \
+        tuple(new_next.weight.shape) == (p["c_out"], keep, p["k2"], p["k2"]), (
+        f"{what} returned weights of shapes {tuple(new_conv.weight.shape)} and "
+        f"{tuple(new_next.weight.shape)}; expected {(keep, p['c_in'], p['k1'], p['k1'])} and "
+        f"{(p['c_out'], keep, p['k2'], p['k2'])}.")
+    for new, old, label in ((new_conv, conv, "conv"), (new_next, next_conv, "next_conv")):
+        assert (new.kernel_size, new.stride, new.padding, new.dilation) == \
+            (old.kernel_size, old.stride, old.padding, old.dilation), (
+            f"{what}: the new {label} has kernel/stride/padding/dilation "
+            f"{(new.kernel_size, new.stride, new.padding, new.dilation)}; expected those of "
+            f"the original, {(old.kernel_size, old.stride, old.padding, old.dilation)}.")
+        assert (new.bias is None) == (old.bias is None), (
+            f"{what}: the new {label} {'lost' if new.bias is None else 'gained'} a bias.")
+        assert new.weight.dtype == old.weight.dtype, (
+            f"{what}: the new {label}'s weight is {new.weight.dtype}; expected "
+            f"{old.weight.dtype} (keep the original dtype).")
+    kept = reference_kept(conv, keep)
+    x = torch.randn(2, p["c_in"], 9, 9, dtype=p["dtype"])
+    ref_conv, ref_next = zeroed_channels_pair(conv, next_conv, kept)
+    with torch.no_grad():
+        expected = ref_next(torch.relu(ref_conv(x)))
+        got = new_next(torch.relu(new_conv(x)))
+    tolerance = 1e-10 if p["dtype"] == torch.float64 else 1e-5
+    assert got.shape == expected.shape and torch.allclose(got, expected, atol=tolerance,
+                                                          rtol=tolerance), (
+        f"{what}: the pruned pair differs from the original pair with channels "
+        f"{sorted(set(range(p['mid'])) - set(kept.tolist()))} switched off "
+        f"(max difference {(got - expected).abs().max().item():.3g}).")
+
+
+@pytest.mark.exercise("prune_conv_channels", points=4)
+@given(p=conv_pairs)
+@settings(max_examples=30)
+def test_pruned_channels_keep_order_and_biases(prune_conv_channels, p):
+    conv, next_conv, keep = build_pair(p)
+    what = describe_pair(conv, next_conv, keep)
+    new_conv, new_next = call(prune_conv_channels, conv, next_conv, keep)
+    kept = reference_kept(conv, keep)
+    assert torch.equal(new_conv.weight.detach(), conv.weight.detach()[kept]), (
+        f"{what}: the new conv's filters are not conv.weight[{kept.tolist()}]: keep the "
+        f"{keep} largest-L2 filters, in their original order.")
+    assert torch.equal(new_next.weight.detach(), next_conv.weight.detach()[:, kept]), (
+        f"{what}: the new next conv's weight is not next_conv.weight[:, {kept.tolist()}].")
+    if conv.bias is not None:
+        assert torch.equal(new_conv.bias.detach(), conv.bias.detach()[kept]), (
+            f"{what}: the new conv's bias is not conv.bias[{kept.tolist()}] (carry the kept "
+            "channels' biases).")
+    if next_conv.bias is not None:
+        assert torch.equal(new_next.bias.detach(), next_conv.bias.detach()), (
+            f"{what}: the new next conv's bias must equal next_conv.bias (its output channels "
+            "are unchanged).")
+    assert all(q.requires_grad for q in (*new_conv.parameters(), *new_next.parameters())), (
+        f"{what}: the new layers' parameters must be trainable (requires_grad=True).")
+    originals = [q.detach().clone() for q in (*conv.parameters(), *next_conv.parameters())]
+    with torch.no_grad():
+        for q in (*new_conv.parameters(), *new_next.parameters()):
+            q.add_(1.0)
+    assert all(torch.equal(a, b) for a, b in zip(
+        originals, [q.detach() for q in (*conv.parameters(), *next_conv.parameters())],
+        strict=True)), (
+        f"{what}: changing the new layers' weights changed the originals: copy the kept "
+        "slices into new parameters instead of sharing memory.")
+
+
+@pytest.mark.exercise("prune_conv_channels", points=4)
+def test_prune_conv_channels_full_keep_and_errors(prune_conv_channels):
+    torch.manual_seed(3)
+    conv, next_conv = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 2, 3)
+    new_conv, new_next = call(prune_conv_channels, conv, next_conv, 6)
+    assert torch.equal(new_conv.weight, conv.weight) and torch.equal(new_next.weight,
+                                                                     next_conv.weight), (
+        "prune_conv_channels(conv with 6 channels, next_conv, keep=6) must return copies of the "
+        "original layers with the channels in their original order, not sorted by importance.")
+    for bad in (0, -1, 7):
+        expect_value_error(prune_conv_channels, conv, next_conv, bad, argument="keep")
