@@ -336,7 +336,8 @@ def test_factorize_conv_matches_truncated_svd(nb, c_in, c_out, kernel, stride, p
     error = torch.linalg.matrix_norm(flat.double() - product.reshape(c_out, -1)).item()
     assert abs(error - eckart_young_error(flat, rank)) <= tolerance(dtype) * norm, (
         f"{what}: the two convs combine to a weight at distance {error:.6g} from the original; "
-        f"the best rank-{rank} distance is {eckart_young_error(flat, rank):.6g}.")
+        f"the best rank-{rank} distance is {eckart_young_error(flat, rank):.6g}; check how B is "
+        "reshaped to [rank, C_in, kh, kw] (the order of weight.reshape(C_out, -1)).")
     size = [dilation[i] * (kernel[i] - 1) + 1 + extra[i] for i in range(2)]
     x = torch.randn(2, c_in, *size, dtype=dtype)
     reference, unique = truncated_svd(flat, rank)
