@@ -143,13 +143,13 @@ def _plain(value: Any, key: str) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return round(value, 6)
+        return float(f"{value:.6g}")  # six significant digits: small errors stay visible
     if isinstance(value, (list, tuple)):
         return [_plain(v, key) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v, k) for k, v in value.items()}
     try:
-        return round(float(value), 6)
+        return _plain(float(value), key)
     except (TypeError, ValueError):
         raise TypeError(f"results[{key!r}] must be a plain number, "
                         f"got {type(value).__name__}") from None

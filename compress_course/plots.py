@@ -36,8 +36,8 @@ def line_plot(x: Sequence[float], series: Mapping[str, Sequence[float]], title: 
         ax.plot(list(x)[: len(ys)], list(ys), marker="o" if markers else None, label=label)
     for label, y in (hlines or {}).items():
         ax.axhline(y, linestyle="--", color="gray", linewidth=1)
-        ax.annotate(label, (ax.get_xlim()[0], y), textcoords="offset points", xytext=(4, 4),
-                    fontsize=8, color="gray")
+        ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8, color="gray")
     if logx:
         ax.set_xscale("log")
     if logy:

@@ -123,10 +123,12 @@ def test_latency_uses_the_requested_threads():
 def test_save_results_adds_the_common_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPRESS_COURSE_RESULTS", str(tmp_path))
     record = measure.save_results("99_test", {"accuracy": torch.tensor(0.5), "none": None,
-                                              "ratio": 2.123456789}, started=0.0)
+                                              "ratio": 2.123456789, "tiny": 3.14159e-9},
+                                   started=0.0)
     stored = json.loads((tmp_path / "99_test.json").read_text())
     assert stored == record
-    assert stored["accuracy"] == 0.5 and stored["none"] is None and stored["ratio"] == 2.123457
+    assert stored["accuracy"] == 0.5 and stored["none"] is None and stored["ratio"] == 2.12346
+    assert stored["tiny"] == 3.14159e-9
     assert {"wall_s", "threads", "device"} <= set(stored)
     assert "accuracy" in measure.results_table(stored)
     with pytest.raises(TypeError, match="bad"):
