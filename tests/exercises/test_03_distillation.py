@@ -1,0 +1,378 @@
+"""Hidden checks of lesson 03: softmax_with_temperature, distillation_loss, distill_step."""
+
+import copy
+
+import pytest
+import torch
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.nn import functional as F
+
+from compress_course.checks import (
+    call,
+    expect_value_error,
+    reference_distillation_loss,
+    tiny_student,
+    tiny_teacher,
+)
+
+NOTEBOOK = "03_distillation"
+# Every call runs in a sandboxed child process: report the first failing example without
+# shrinking it, so that a wrong answer fails in seconds rather than at the time limit.
+NO_SHRINK = (Phase.explicit, Phase.generate)
+
+
+@pytest.fixture(scope="module")
+def nb(submission):
+    return submission.load(NOTEBOOK)
+
+
+shapes = st.lists(st.integers(1, 6), min_size=1, max_size=3).flatmap(
+    lambda lead: st.integers(2, 12).map(lambda classes: (*lead, classes)))
+temperatures = st.floats(1e-3, 1e3).map(lambda t: float(f"{t:.4g}"))
+dtypes = st.sampled_from([torch.float32, torch.float64])
+scales = st.sampled_from([0.1, 1.0, 10.0, 100.0])
+
+
+def random_logits(shape, dtype, scale, seed):
+    generator = torch.Generator().manual_seed(seed)
+    return (scale * torch.randn(shape, generator=generator, dtype=torch.float64)).to(dtype)
+
+
+def tolerance(dtype):
+    return {"rtol": 1e-4, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 1e-9, "atol": 1e-12}
+
+
+# ----------------------------------------------------------------- softmax_with_temperature
+
+@pytest.mark.exercise("softmax_with_temperature", points=2)
+@settings(max_examples=60, phases=NO_SHRINK)
+@given(shape=shapes, T=temperatures, dtype=dtypes, scale=scales, seed=st.integers(0, 10**6))
+def test_softmax_with_temperature_matches_torch(nb, shape, T, dtype, scale, seed):
+    logits = random_logits(shape, dtype, scale, seed)
+    got = call(nb.softmax_with_temperature, logits, T)
+    expected = torch.softmax(logits.double() / T, dim=-1).to(dtype)
+    assert isinstance(got, torch.Tensor) and got.shape == logits.shape, (
+        f"softmax_with_temperature(logits of shape {tuple(shape)}, T={T}) returned "
+        f"{getattr(got, 'shape', got)!r}; expected a tensor of shape {tuple(shape)}.")
+    assert got.dtype == dtype, (f"softmax_with_temperature({dtype} logits, T={T}) returned "
+                                f"{got.dtype}; expected the input's dtype {dtype}.")
+    assert torch.isfinite(got).all(), (
+        f"softmax_with_temperature(logits of scale {scale}, T={T}, {dtype}) returned inf or "
+        "nan; subtract each row's maximum before exp (or use torch.softmax).")
+    assert torch.allclose(got, expected, **tolerance(dtype)), (
+        f"softmax_with_temperature(logits of shape {tuple(shape)}, scale {scale}, T={T}, "
+        f"{dtype}) differs from torch.softmax(logits / T, dim=-1) by up to "
+        f"{(got - expected).abs().max().item():.3g}.")
+
+
+@pytest.mark.exercise("softmax_with_temperature", points=2)
+def test_softmax_with_temperature_large_logits_and_limits(nb):
+    for big in ([1000.0, 999.0, 0.0], [1e30, -1e30, 0.0], [-1000.0, -1001.0, -1002.0]):
+        logits = torch.tensor([big])
+        for T in (1.0, 0.01, 50.0):
+            got = call(nb.softmax_with_temperature, logits, T)
+            expected = torch.softmax(logits / T, dim=-1)
+            assert torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-6), (
+                f"softmax_with_temperature({big}, T={T}) returned {got.tolist()}; expected "
+                f"{expected.tolist()} (numerically stable: subtract the row max before exp).")
+    logits = torch.tensor([[3.0, 1.0, 2.0, -1.0]])
+    cold = call(nb.softmax_with_temperature, logits, 1e-4)
+    assert torch.allclose(cold, torch.tensor([[1.0, 0.0, 0.0, 0.0]]), atol=1e-6), (
+        f"softmax_with_temperature([3, 1, 2, -1], T=1e-4) returned {cold.tolist()}; expected "
+        "one-hot on the largest logit (T -> 0).")
+    hot = call(nb.softmax_with_temperature, logits, 1e6)
+    assert torch.allclose(hot, torch.full((1, 4), 0.25), atol=1e-5), (
+        f"softmax_with_temperature([3, 1, 2, -1], T=1e6) returned {hot.tolist()}; expected "
+        "nearly uniform (T -> infinity).")
+    one_dim = torch.tensor([0.0, 1.0, 2.0])
+    got = call(nb.softmax_with_temperature, one_dim, 2.0)
+    assert got.shape == (3,) and torch.allclose(got, torch.softmax(one_dim / 2, dim=0)), (
+        f"softmax_with_temperature([0, 1, 2], T=2) (a 1-D tensor) returned {got!r}; expected "
+        f"{torch.softmax(one_dim / 2, dim=0).tolist()}.")
+    square = torch.tensor([[0.0, 5.0], [1.0, 1.0]])
+    got = call(nb.softmax_with_temperature, square, 1.0)
+    assert torch.allclose(got, torch.softmax(square, dim=-1)), (
+        f"softmax_with_temperature([[0, 5], [1, 1]], T=1) returned {got.tolist()}; the softmax "
+        "runs over the LAST dimension (classes), each row sums to 1.")
+
+
+@pytest.mark.exercise("softmax_with_temperature", points=2)
+def test_softmax_with_temperature_rejects_bad_T(nb):
+    for T in (0.0, -0.5, -3.0):
+        expect_value_error(nb.softmax_with_temperature, torch.randn(2, 3), T, argument="T")
+
+
+# ----------------------------------------------------------------------- distillation_loss
+
+batch_sizes = st.integers(1, 16)
+class_counts = st.integers(2, 20)
+loss_temperatures = st.sampled_from([0.5, 1.0, 2.0, 3.0, 4.0, 7.5, 10.0, 20.0])
+alphas = st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
+
+
+def logits_pair(batch, classes, seed, teacher_scale=3.0):
+    generator = torch.Generator().manual_seed(seed)
+    student = torch.randn(batch, classes, generator=generator)
+    teacher = teacher_scale * torch.randn(batch, classes, generator=generator)
+    labels = torch.randint(0, classes, (batch,), generator=generator)
+    return student, teacher, labels
+
+
+@pytest.mark.exercise("distillation_loss", points=4)
+@settings(max_examples=60, phases=NO_SHRINK)
+@given(batch=batch_sizes, classes=class_counts, T=loss_temperatures, alpha=alphas,
+       seed=st.integers(0, 10**6))
+def test_distillation_loss_matches_reference(nb, batch, classes, T, alpha, seed):
+    student, teacher, labels = logits_pair(batch, classes, seed)
+    got = call(nb.distillation_loss, student, teacher, labels, T, alpha)
+    expected = reference_distillation_loss(student, teacher, labels, T, alpha)
+    assert isinstance(got, torch.Tensor) and got.dim() == 0, (
+        f"distillation_loss(logits [{batch}, {classes}], T={T}, alpha={alpha}) returned "
+        f"{got!r}; expected a scalar (0-dimensional) tensor.")
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5), (
+        f"distillation_loss(logits [{batch}, {classes}], T={T}, alpha={alpha}) returned "
+        f"{got.item():.6g}; expected {expected.item():.6g} = alpha * T**2 * "
+        "F.kl_div(log_softmax(student / T), softmax(teacher / T), reduction='batchmean') + "
+        "(1 - alpha) * F.cross_entropy(student, labels).")
+
+
+@pytest.mark.exercise("distillation_loss", points=4)
+@settings(max_examples=10, phases=NO_SHRINK)
+@given(batch=batch_sizes, classes=class_counts, seed=st.integers(0, 10**6))
+def test_distillation_loss_scales_as_T_squared(nb, batch, classes, seed):
+    student, teacher, labels = logits_pair(batch, classes, seed)
+    for T in (1.0, 2.0, 5.0, 10.0):
+        kl = F.kl_div(F.log_softmax(student / T, dim=-1), F.softmax(teacher / T, dim=-1),
+                      reduction="batchmean")
+        if kl.item() < 1e-6:
+            continue
+        got = call(nb.distillation_loss, student, teacher, labels, T, 1.0)
+        ratio = got.item() / kl.item()
+        assert abs(ratio - T**2) <= 1e-3 * T**2, (
+            f"distillation_loss(T={T}, alpha=1) is {ratio:.4g} times the batch-mean KL of the "
+            f"softened distributions; expected T**2 = {T**2:g}.")
+
+
+@pytest.mark.exercise("distillation_loss", points=4)
+@settings(max_examples=15, phases=NO_SHRINK)
+@given(batch=batch_sizes, classes=class_counts, T=loss_temperatures, seed=st.integers(0, 10**6))
+def test_distillation_loss_alpha_limits(nb, batch, classes, T, seed):
+    student, teacher, labels = logits_pair(batch, classes, seed)
+    hard = call(nb.distillation_loss, student, teacher, labels, T, 0.0)
+    expected = F.cross_entropy(student, labels)
+    assert torch.allclose(hard, expected, rtol=1e-5, atol=1e-6), (
+        f"distillation_loss(alpha=0, T={T}) returned {hard.item():.6g}; expected "
+        f"cross_entropy(student_logits, labels) = {expected.item():.6g} (no T in the hard part).")
+    other_teacher = teacher.flip(0) + 1.0
+    hard_other = call(nb.distillation_loss, student, other_teacher, labels, T, 0.0)
+    assert torch.allclose(hard, hard_other, rtol=1e-6, atol=1e-7), (
+        "distillation_loss(alpha=0) changed when only the teacher's logits changed; with "
+        "alpha=0 only the labels count.")
+    soft = call(nb.distillation_loss, student, teacher, labels, T, 1.0)
+    other_labels = (labels + 1) % classes
+    soft_other = call(nb.distillation_loss, student, teacher, other_labels, T, 1.0)
+    assert torch.allclose(soft, soft_other, rtol=1e-6, atol=1e-7), (
+        f"distillation_loss(alpha=1, T={T}) changed when only the labels changed "
+        f"({soft.item():.6g} vs {soft_other.item():.6g}); with alpha=1 only the teacher counts.")
+    same = call(nb.distillation_loss, teacher, teacher, labels, T, 1.0)
+    assert abs(same.item()) < 1e-4, (
+        f"distillation_loss(student_logits equal to teacher_logits [{batch}, {classes}], T={T}, "
+        f"alpha=1) returned {same.item():.3g}; expected 0 (KL of a distribution from itself).")
+    shifted = call(nb.distillation_loss, teacher + 5.0, teacher, labels, T, 1.0)
+    assert abs(shifted.item()) < 1e-4, (
+        f"distillation_loss(student_logits = teacher_logits + 5, alpha=1, T={T}) returned "
+        f"{shifted.item():.3g}; expected 0: adding a constant to logits leaves softmax unchanged.")
+
+
+@pytest.mark.exercise("distillation_loss", points=4)
+@settings(max_examples=20, phases=NO_SHRINK)
+@given(T=loss_temperatures, alpha=st.sampled_from([0.3, 0.5, 0.9, 1.0]), seed=st.integers(0, 10**6))
+def test_distillation_loss_gradients(nb, T, alpha, seed):
+    student, teacher, labels = logits_pair(6, 5, seed)
+    got = in_child(nb.distillation_loss, loss_gradients, student, teacher, labels, T, alpha)
+    assert got["in_graph"], (
+        f"distillation_loss(T={T}, alpha={alpha}) returned a tensor without a gradient; the "
+        "student's logits must stay in the graph (don't detach them).")
+    assert got["teacher"] is None or not got["teacher"].abs().any(), (
+        f"distillation_loss(T={T}, alpha={alpha}) let a gradient of norm "
+        f"{got['teacher'].norm().item():.3g} reach teacher_logits; detach them.")
+    reference_leaf = student.clone().requires_grad_(True)
+    reference_distillation_loss(reference_leaf, teacher, labels, T, alpha).backward()
+    assert got["student"] is not None and torch.allclose(
+        got["student"], reference_leaf.grad, rtol=1e-4, atol=1e-6), (
+        f"distillation_loss(T={T}, alpha={alpha}): the gradient w.r.t. student_logits differs "
+        "from the reference's.")
+
+
+@pytest.mark.exercise("distillation_loss", points=4)
+def test_distillation_loss_rejects_bad_arguments(nb):
+    student, teacher, labels = logits_pair(4, 3, 0)
+    for T in (0.0, -1.0):
+        expect_value_error(nb.distillation_loss, student, teacher, labels, T, 0.5, argument="T")
+    for alpha in (-0.1, 1.1, 2.0):
+        expect_value_error(nb.distillation_loss, student, teacher, labels, 2.0, alpha,
+                           argument="alpha")
+
+
+# ---------------------------------------------------------------------------- distill_step
+#
+# The learner's function runs in a sandboxed child: arguments are pickled there (gradients
+# are not), their state comes back after the call. What must happen inside the child
+# (stale gradients, several steps in a row) is set up by the module-level scenarios below.
+
+
+class ModeRecordingStudent(nn.Module):
+    """A 6-8-4 student counting its forward passes in train and eval mode (in buffers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 4))
+        self.register_buffer("train_forwards", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("eval_forwards", torch.zeros((), dtype=torch.int64))
+
+    def forward(self, x):
+        with torch.no_grad():
+            (self.train_forwards if self.training else self.eval_forwards).add_(1)
+        return self.body(x)
+
+
+def repeated_steps(distill_step, student, teacher, x, y, optimizer, T, alpha, steps, stale):
+    """Scenario: optionally leave stale gradients on the student, then take ``steps`` steps."""
+    if stale:
+        for p in student.parameters():
+            p.grad = torch.ones_like(p)
+    return [distill_step(student, teacher, x, y, optimizer, T, alpha) for _ in range(steps)]
+
+
+def loss_gradients(distillation_loss, student_logits, teacher_logits, labels, T, alpha):
+    """Scenario: backpropagate the learner's loss from fresh leaves; return the gradients."""
+    student_leaf = student_logits.clone().requires_grad_(True)
+    teacher_leaf = teacher_logits.clone().requires_grad_(True)
+    loss = distillation_loss(student_leaf, teacher_leaf, labels, T, alpha)
+    if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
+        return {"student": None, "teacher": None, "in_graph": False}
+    loss.backward()
+    return {"student": student_leaf.grad, "teacher": teacher_leaf.grad, "in_graph": True}
+
+
+def in_child(function, scenario, *args):
+    """Run ``scenario(function, *args)`` where the learner's code runs; failures as sentences."""
+    runner = getattr(function, "run_with", None)
+    name = getattr(function, "__name__", "function")
+    try:
+        if runner is None:  # --in-process grading
+            return scenario(function, *args)
+        return runner(scenario, *args)
+    except NotImplementedError:
+        raise AssertionError(f"{name} is not implemented yet: replace `raise "
+                             "NotImplementedError()` with your code.") from None
+    except Exception as error:
+        raise AssertionError(f"{name} raised {type(error).__name__}: {error}") from error
+
+
+def reference_steps(student, teacher, x, y, lr, T, alpha, steps):
+    """``steps`` SGD steps of a copy of ``student`` with the reference loss: (copy, losses)."""
+    twin = copy.deepcopy(student).train()
+    optimizer = torch.optim.SGD(twin.parameters(), lr=lr)
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = reference_distillation_loss(twin(x), teacher_logits, y, T, alpha)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return twin, losses
+
+
+@pytest.mark.exercise("distill_step", points=3)
+@settings(max_examples=20, phases=NO_SHRINK)
+@given(batch=st.integers(1, 16), T=loss_temperatures, alpha=alphas, seed=st.integers(0, 10**6),
+       steps=st.integers(1, 3), stale=st.booleans())
+def test_distill_step_matches_reference_sgd_steps(nb, batch, T, alpha, seed, steps, stale):
+    teacher, student = tiny_teacher(seed), tiny_student(seed + 1)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 6, generator=generator)
+    y = torch.randint(0, 4, (batch,), generator=generator)
+    x_before, y_before = x.clone(), y.clone()
+    twin, expected = reference_steps(student, teacher, x, y, 0.05, T, alpha, steps)
+    optimizer = torch.optim.SGD(student.parameters(), lr=0.05)
+    losses = in_child(nb.distill_step, repeated_steps, student, teacher, x, y, optimizer, T,
+                      alpha, steps, stale)
+    setting = (f"distill_step(batch of {batch}, T={T}, alpha={alpha}) x {steps}"
+               + (" on a student with stale gradients" if stale else ""))
+    assert torch.equal(x, x_before) and torch.equal(y, y_before), (
+        f"{setting} modified x or y; it must leave its inputs unchanged.")
+    assert all(isinstance(v, float) for v in losses), (
+        f"{setting} returned {losses!r}; expected a Python float each time (loss.item()).")
+    for step, (got, want) in enumerate(zip(losses, expected, strict=True), start=1):
+        assert abs(got - want) <= 1e-4 * max(1.0, abs(want)), (
+            f"{setting}: step {step} returned {got:.6g}; expected the distillation loss before "
+            f"that step, {want:.6g}" + (" (zero the gradients before backward: "
+                                         "optimizer.zero_grad())." if step > 1 or stale else "."))
+    for (name, p), q in zip(student.named_parameters(), twin.parameters(), strict=True):
+        assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), (
+            f"after {setting} the student's {name} differs from {steps} SGD step(s) on the "
+            f"distillation loss (max difference {(p - q).abs().max().item():.3g}); zero the "
+            "gradients, backward, then optimizer.step() once per call.")
+
+
+@pytest.mark.exercise("distill_step", points=3)
+@settings(max_examples=10, phases=NO_SHRINK)
+@given(seed=st.integers(0, 10**6))
+def test_distill_step_leaves_teacher_untouched(nb, seed):
+    torch.manual_seed(seed)
+    teacher = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5),
+                            nn.Linear(16, 4))
+    with torch.no_grad():
+        teacher[1].running_mean.normal_()
+    teacher.eval()
+    student = tiny_student(seed)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    x, y = torch.randn(10, 6), torch.randint(0, 4, (10,))
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    expected = reference_distillation_loss(copy.deepcopy(student).train()(x), teacher_logits, y,
+                                           3.0, 0.5).item()
+    optimizer = torch.optim.Adam(student.parameters(), lr=1e-2)
+    loss = call(nb.distill_step, student, teacher, x, y, optimizer, 3.0, 0.5, modifies=(0, 1))
+    assert not teacher.training and all(not m.training for m in teacher.modules()), (
+        "distill_step left the teacher (or one of its layers) in train mode; it must stay in "
+        "eval mode (dropout and batch-norm would change its soft targets).")
+    changed = [k for k, v in teacher.state_dict().items() if not torch.equal(before[k], v)]
+    assert not changed, (f"distill_step changed the teacher's {changed}; only the student "
+                         "learns (and the teacher's batch-norm statistics must not move).")
+    with_grads = [name for name, p in teacher.named_parameters() if p.grad is not None]
+    assert not with_grads, (f"distill_step left gradients on the teacher's {with_grads}; compute "
+                            "the teacher's logits under torch.no_grad().")
+    assert all(p.requires_grad for p in teacher.parameters()), (
+        "distill_step changed requires_grad of the teacher's parameters; use torch.no_grad().")
+    assert isinstance(loss, float) and abs(loss - expected) <= 1e-4 * max(1.0, abs(expected)), (
+        f"distill_step returned {loss!r}; expected {expected:.6g}: the teacher's logits must "
+        "come from the teacher in eval mode.")
+
+
+@pytest.mark.exercise("distill_step", points=3)
+def test_distill_step_trains_the_student_in_train_mode(nb):
+    teacher = tiny_teacher(3)
+    torch.manual_seed(4)
+    student = ModeRecordingStudent().eval()
+    before = [p.clone() for p in student.parameters()]
+    optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+    x, y = torch.randn(8, 6), torch.randint(0, 4, (8,))
+    losses = in_child(nb.distill_step, repeated_steps, student, teacher, x, y, optimizer, 2.0,
+                      0.8, 5, False)
+    train_forwards, eval_forwards = int(student.train_forwards), int(student.eval_forwards)
+    assert train_forwards >= 5 and eval_forwards == 0, (
+        f"in five distill_step calls on a student passed in eval mode, the student ran "
+        f"{train_forwards} forward pass(es) in train mode and {eval_forwards} in eval mode; "
+        "call student.train() before its forward pass.")
+    assert student.training, "after distill_step the student should be in train mode."
+    assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters(), strict=True)), (
+        "distill_step did not change the student's parameters; call optimizer.step().")
+    assert losses[-1] < losses[0], (
+        f"five distill_step calls on the same batch gave losses {[round(v, 4) for v in losses]}; "
+        "the loss should fall (gradient descent on the student).")
