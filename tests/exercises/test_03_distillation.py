@@ -310,9 +310,10 @@ def test_distill_step_matches_reference_sgd_steps(nb, batch, T, alpha, seed, ste
         f"{setting} returned {losses!r}; expected a Python float each time (loss.item()).")
     for step, (got, want) in enumerate(zip(losses, expected, strict=True), start=1):
         assert abs(got - want) <= 1e-4 * max(1.0, abs(want)), (
-            f"{setting}: step {step} returned {got:.6g}; expected the distillation loss before "
-            f"that step, {want:.6g}" + (" (zero the gradients before backward: "
-                                         "optimizer.zero_grad())." if step > 1 or stale else "."))
+            f"{setting}: step {step} returned {got:.6g}; expected {want:.6g}, the distillation "
+            "loss before that step, with the teacher's logits from the teacher in eval mode"
+            + (" (and zero the gradients before backward: optimizer.zero_grad())."
+               if step > 1 or stale else "."))
     for (name, p), q in zip(student.named_parameters(), twin.parameters(), strict=True):
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), (
             f"after {setting} the student's {name} differs from {steps} SGD step(s) on the "
