@@ -40,8 +40,17 @@ def _grade(args) -> int:
     if not submission.is_dir():
         print(f"warning: the submission directory {submission} does not exist; every exercise "
               "gets zero", file=sys.stderr)
-    report = grading.grade(submission, tests, timeout=args.timeout,
-                           test_timeout=args.test_timeout)
+    limits = {"timeout": args.timeout, "test_timeout": args.test_timeout,
+              "call_timeout": args.call_timeout}
+    if grading.is_class_directory(submission):
+        reports = grading.grade_class(submission, tests, workers=args.workers, **limits)
+        for learner, report in reports.items():
+            print(f"{learner}: {report['total']:g} / {report['max']:g}")
+        out = Path(args.out or "grades")
+        csv_path = grading.write_class_reports(reports, out)
+        print(f"{len(reports)} learners graded; {csv_path} and one JSON per learner in {out}/")
+        return 0
+    report = grading.grade(submission, tests, workers=args.workers or 1, **limits)
     print(grading.format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
@@ -63,8 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     rel.set_defaults(run=_release)
 
     grade = commands.add_parser("grade", help="grade a directory of notebooks")
-    grade.add_argument("submission", help="directory holding the learner's notebooks")
+    grade.add_argument("submission",
+                       help="directory holding a learner's notebooks, or a class directory "
+                            "holding one such directory per learner")
     grade.add_argument("--json", help="also write the report as JSON to this file")
+    grade.add_argument("--out", help="class directory: where grades.csv and the per-learner "
+                                     "JSON go (default: ./grades)")
+    grade.add_argument("--workers", type=int, default=None,
+                       help="notebooks graded in parallel (default: 1 for one learner, all "
+                            "cores for a class)")
+    grade.add_argument("--call-timeout", type=float, default=None,
+                       help="seconds one call of a learner's function may run (default: the "
+                            "--test-timeout)")
     grade.add_argument("--tests", default=str(grading.DEFAULT_TESTS),
                        help="directory (or file) of hidden checks (default: the course's)")
     grade.add_argument("--timeout", type=float, default=300.0,

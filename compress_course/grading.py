@@ -15,14 +15,19 @@ Two halves:
 from __future__ import annotations
 
 import ast
+import csv
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import types
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,6 +274,20 @@ def _run_cells(path: Path, code_cells: list, setup: tuple, timeout: float) -> Lo
     return loaded
 
 
+def load_lesson(path: str | Path, timeout: float = 60.0) -> LoadedNotebook:
+    """``load_exercises`` for a notebook that reuses another lesson's functions.
+
+    A notebook that cannot be loaded (missing, invalid, no setup cell) does not raise here:
+    every function of the returned object raises ``SubmissionError`` with the reason when it
+    is looked up, so only the cells that use it fail, with a message saying why.
+    """
+    try:
+        return load_exercises(path, timeout)
+    except SubmissionError as error:
+        return LoadedNotebook(name=Path(path).name, namespace={},
+                              general_problems=[str(error)])
+
+
 # --------------------------------------------------------------------------- grading
 
 
@@ -291,14 +310,23 @@ def notebook_of(test_file: Path) -> str:
     return test_file.stem.removeprefix("test_")
 
 
-def _read_report(report: Path) -> tuple[list[dict], list[dict]]:
+def sign(key: bytes, record: dict) -> str:
+    """HMAC of a report line (without its ``mac``), so forged lines can be told apart."""
+    body = json.dumps({k: v for k, v in record.items() if k != "mac"}, sort_keys=True)
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def _read_report(report: Path, key: bytes) -> tuple[list[dict], list[dict]]:
     collected, results = [], []
     if report.exists():
-        for line in report.read_text().splitlines():
+        for line in report.read_text(errors="replace").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if not isinstance(record, dict) or not hmac.compare_digest(
+                    str(record.get("mac", "")), sign(key, record)):
+                continue  # not written by the checks: ignore forged lines
             (collected if record.get("kind") == "collected" else results).append(record)
     return collected, results
 
@@ -328,17 +356,24 @@ def _summarise(notebook: str, collected: list[dict], results: list[dict],
 
 
 def grade_notebook(submission: Path, test_file: Path, timeout: float = 300.0,
-                   test_timeout: float = 60.0,
-                   call_timeout: float | None = None) -> list[ExerciseResult]:
+                   test_timeout: float = 60.0, call_timeout: float | None = None,
+                   cell_timeout: float = 60.0) -> list[ExerciseResult]:
     """Grade one notebook of ``submission`` with the checks in ``test_file``, in a child process."""
     notebook = notebook_of(test_file)
     with tempfile.TemporaryDirectory(prefix="grade-") as workdir:
         report = Path(workdir) / "report.jsonl"
         log = Path(workdir) / "pytest.log"
-        command = [sys.executable, "-m", "pytest", str(test_file), "-q", "-p", "no:cacheprovider",
+        key = secrets.token_bytes(32)
+        key_file = Path(workdir) / "key"
+        key_file.write_bytes(key)
+        key_file.chmod(0o600)
+        command = [sys.executable, "-m", "pytest", str(test_file), "-q", "--tb=no",
+                   "-p", "no:cacheprovider",
                    "--rootdir", str(test_file.parent), "--submission", str(submission),
-                   "--grade-report", str(report), "--exercise-timeout", str(test_timeout),
-                   "--call-timeout", str(call_timeout or test_timeout)]
+                   "--grade-report", str(report), "--grade-key-file", str(key_file),
+                   "--exercise-timeout", str(test_timeout),
+                   "--call-timeout", str(call_timeout or test_timeout),
+                   "--cell-timeout", str(cell_timeout)]
         env = {**os.environ, "COMPRESS_COURSE_QUIET": "1"}
         env.pop("COMPRESS_COURSE_STRICT", None)
         stopped = None
@@ -351,30 +386,92 @@ def grade_notebook(submission: Path, test_file: Path, timeout: float = 300.0,
                                f"{-completed.returncode}) before this exercise was graded")
             except subprocess.TimeoutExpired:
                 stopped = f"grading {notebook} ran past its {timeout:g} s limit"
-        collected, results = _read_report(report)
+        collected, results = _read_report(report, key)
         if not collected:
             tail = log.read_bytes()[-2000:].decode(errors="replace")
             raise RuntimeError(f"the checks in {test_file} could not be collected:\n{tail}")
     return _summarise(notebook, collected, results, stopped)
 
 
-def grade(submission: str | Path, tests: str | Path = DEFAULT_TESTS, timeout: float = 300.0,
-          test_timeout: float = 60.0, call_timeout: float | None = None) -> dict:
-    """Grade every notebook of ``submission`` that ``tests`` has checks for.
-
-    Returns the report of the course spec: ``{"total", "max", "exercises": [...]}``.
-    """
-    submission, tests = Path(submission).resolve(), Path(tests).resolve()
+def _test_files(tests: str | Path) -> list[Path]:
+    tests = Path(tests).resolve()
     test_files = sorted(tests.glob("test_*.py")) if tests.is_dir() else [tests]
     if not test_files:
         raise FileNotFoundError(f"no test_*.py files in {tests}")
-    exercises: list[ExerciseResult] = []
-    for test_file in test_files:
-        exercises += grade_notebook(submission, test_file, timeout, test_timeout, call_timeout)
+    return test_files
+
+
+def _report(submission: Path, exercises: list[ExerciseResult]) -> dict:
     return {"submission": str(submission),
             "total": sum(e.earned for e in exercises),
             "max": sum(e.points for e in exercises),
             "exercises": [e.as_dict() for e in exercises]}
+
+
+def grade(submission: str | Path, tests: str | Path = DEFAULT_TESTS, timeout: float = 300.0,
+          test_timeout: float = 60.0, call_timeout: float | None = None,
+          cell_timeout: float = 60.0, workers: int = 1) -> dict:
+    """Grade every notebook of ``submission`` that ``tests`` has checks for.
+
+    Notebooks are graded ``workers`` at a time, each in its own child process.
+    Returns the report of the course spec: ``{"total", "max", "exercises": [...]}``.
+    """
+    submission = Path(submission).resolve()
+    test_files = _test_files(tests)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        parts = pool.map(lambda f: grade_notebook(submission, f, timeout, test_timeout,
+                                                  call_timeout, cell_timeout), test_files)
+        exercises = [e for part in parts for e in part]
+    return _report(submission, exercises)
+
+
+def is_class_directory(folder: Path) -> bool:
+    """A class directory holds one sub-directory of notebooks per learner, no notebooks."""
+    folder = Path(folder)
+    return (folder.is_dir() and not any(folder.glob("*.ipynb"))
+            and any(any(d.glob("*.ipynb")) for d in folder.iterdir() if d.is_dir()))
+
+
+def grade_class(class_dir: str | Path, tests: str | Path = DEFAULT_TESTS,
+                workers: int | None = None, **limits) -> dict[str, dict]:
+    """Grade every learner directory in ``class_dir``, ``workers`` notebooks at a time.
+
+    Returns learner name -> report (as ``grade`` returns it).
+    """
+    class_dir = Path(class_dir).resolve()
+    learners = sorted(d for d in class_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+    test_files = _test_files(tests)
+    jobs = [(learner, test_file) for learner in learners for test_file in test_files]
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        results = list(pool.map(lambda job: grade_notebook(job[0], job[1], **limits), jobs))
+    reports = {}
+    for learner in learners:
+        exercises = [e for (who, _), part in zip(jobs, results, strict=True) if who == learner
+                     for e in part]
+        reports[learner.name] = _report(learner, exercises)
+    return reports
+
+
+def write_class_reports(reports: dict[str, dict], out_dir: str | Path) -> Path:
+    """One JSON per learner and ``grades.csv`` (learner x exercise, earned points, total)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    columns: list[str] = []
+    for report in reports.values():
+        for e in report["exercises"]:
+            column = f"{e['notebook']}/{e['exercise']}"
+            if column not in columns:
+                columns.append(column)
+    csv_path = out_dir / "grades.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["learner", *columns, "total", "max"])
+        for learner, report in reports.items():
+            earned = {f"{e['notebook']}/{e['exercise']}": e["earned"] for e in report["exercises"]}
+            writer.writerow([learner, *(f"{earned.get(c, 0):g}" for c in columns),
+                             f"{report['total']:g}", f"{report['max']:g}"])
+            (out_dir / f"{learner}.json").write_text(json.dumps(report, indent=2) + "\n")
+    return csv_path
 
 
 def format_table(report: dict) -> str:

@@ -23,6 +23,7 @@ from .grading import (
     ExerciseTimeout,
     SubmissionError,
     load_exercises,
+    sign,
     time_limit,
 )
 
@@ -33,11 +34,16 @@ def pytest_addoption(parser):
                     help="directory of the notebooks to grade (default: solutions/)")
     group.addoption("--grade-report", default=None,
                     help="append a JSON line per collected check and per result to this file")
+    group.addoption("--grade-key-file", default=None,
+                    help="file holding the key that signs report lines (read, then deleted)")
     group.addoption("--exercise-timeout", type=float, default=60.0,
                     help="seconds one check may run (default 60)")
     group.addoption("--call-timeout", type=float, default=None,
                     help="seconds one call of a submission's function may run (default: the "
                          "--exercise-timeout)")
+    group.addoption("--cell-timeout", type=float, default=60.0,
+                    help="seconds the setup cell or one exercise cell may run while loading "
+                         "(default 60)")
     group.addoption("--in-process", action="store_true",
                     help="run the submission's code inside pytest (debugging only: a "
                          "submission can then tamper with its own grading)")
@@ -45,13 +51,22 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "exercise(name, points): graded exercise and its points")
+    key_file = config.getoption("--grade-key-file")
+    if key_file:
+        # Read and delete the key before any submission code starts, so a sandbox cannot
+        # forge report lines.
+        config._grade_key = Path(key_file).read_bytes()
+        Path(key_file).unlink()
     try:
-        from hypothesis import HealthCheck, settings
+        from hypothesis import HealthCheck, Phase, settings
     except ImportError:
         return
     # Grading must be deterministic and must not write a database next to a submission.
+    # No shrinking: a failing submission is reported with the first failing example found,
+    # instead of re-running (possibly slow or looping) learner code hundreds of times.
     settings.register_profile(
         "grading", derandomize=True, database=None, deadline=None, print_blob=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                HealthCheck.filter_too_much])
     settings.load_profile("grading")
@@ -64,10 +79,11 @@ class Submission:
     with ``in_process`` the exercise cells run here (``grading.load_exercises``).
     """
 
-    def __init__(self, folder: Path, in_process: bool = False, call_timeout: float = 60.0):
+    def __init__(self, folder: Path, in_process: bool = False, call_timeout: float = 60.0,
+                 cell_timeout: float = 60.0):
         self.folder = folder
         self.in_process = in_process
-        self.call_timeout = call_timeout
+        self.call_timeout, self.cell_timeout = call_timeout, cell_timeout
         self._cache: dict[str, object] = {}
 
     def load(self, stem: str):
@@ -78,12 +94,13 @@ class Submission:
             else:
                 try:
                     if self.in_process:
-                        self._cache[stem] = load_exercises(self.folder / f"{stem}.ipynb")
+                        self._cache[stem] = load_exercises(self.folder / f"{stem}.ipynb",
+                                                           timeout=self.cell_timeout)
                     else:
                         from .sandbox import RemoteNotebook
 
                         self._cache[stem] = RemoteNotebook(self.folder, f"{stem}.ipynb",
-                                                           self.call_timeout)
+                                                           self.call_timeout, self.cell_timeout)
                 except SubmissionError as error:
                     self._cache[stem] = error
         loaded = self._cache[stem]
@@ -103,7 +120,8 @@ def submission(request):
     folder = Path(option) if option else DEFAULT_SUBMISSION
     loaded = Submission(folder.resolve(), in_process=request.config.getoption("--in-process"),
                         call_timeout=request.config.getoption("--call-timeout")
-                        or request.config.getoption("--exercise-timeout"))
+                        or request.config.getoption("--exercise-timeout"),
+                        cell_timeout=request.config.getoption("--cell-timeout"))
     yield loaded
     loaded.close()
 
@@ -111,6 +129,9 @@ def submission(request):
 def _write(config, record: dict) -> None:
     path = config.getoption("--grade-report")
     if path:
+        key = getattr(config, "_grade_key", None)
+        if key:
+            record["mac"] = sign(key, record)
         with open(path, "a", encoding="utf-8") as report:
             report.write(json.dumps(record) + "\n")
 
@@ -138,8 +159,18 @@ def pytest_runtest_call(item):
     if exercise is None:
         yield
         return
-    with time_limit(item.config.getoption("--exercise-timeout"), f"checking {exercise[0]}"):
-        yield
+    # A check that legitimately needs longer (say, launching process groups) declares it:
+    # @pytest.mark.exercise("average_gradients", points=3, timeout=240)
+    declared = float(item.get_closest_marker("exercise").kwargs.get("timeout", 0))
+    from . import sandbox
+
+    sandbox.CALL_TIMEOUT_FLOOR = declared
+    try:
+        with time_limit(max(item.config.getoption("--exercise-timeout"), declared),
+                        f"checking {exercise[0]}"):
+            yield
+    finally:
+        sandbox.CALL_TIMEOUT_FLOOR = 0.0
 
 
 def failure_message(error: BaseException) -> str:

@@ -116,7 +116,7 @@ def test_ring_allreduce_leaves_inputs_and_float32(nb):
 # -------------------------------------------------------------------- average_gradients
 
 
-@pytest.mark.exercise("average_gradients", points=3)
+@pytest.mark.exercise("average_gradients", points=3, timeout=240)
 @pytest.mark.parametrize("world_size", [2, 3])
 def test_average_gradients_in_a_real_gloo_group(nb, world_size):
     results = run_average_gradients(nb.average_gradients, world_size, seed=world_size)
