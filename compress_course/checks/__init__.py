@@ -151,12 +151,13 @@ def expect_value_error(fn: Any, *args: Any, argument: str, **kwargs: Any) -> Non
 def visible_check(check):
     """Decorate a check body ``check(fn) -> int`` (the number of cases it ran).
 
-    The decorated check prints one line and returns True or False (or raises in strict
-    mode), so a learner sees a sentence rather than a traceback.
+    The decorated check prints one line (and raises in strict mode when it fails), so a
+    learner sees a sentence rather than a traceback.
     """
 
     @functools.wraps(check)
-    def run(fn: Any) -> bool:
+    def run(fn: Any) -> None:
+        # Returns nothing, so a check cell shows its one line and no stray True/False.
         name = getattr(fn, "__name__", repr(fn))
         try:
             cases = check(fn)
@@ -164,10 +165,9 @@ def visible_check(check):
             print(f"{FAIL} {failure}")
             if os.environ.get("COMPRESS_COURSE_STRICT"):
                 raise
-            return False
+            return
         suffix = f" ({cases} cases)" if cases else ""
         print(f"{PASS} {name} passed{suffix}.")
-        return True
 
     return run
 
