@@ -7,14 +7,21 @@
   median. Its default is ONE thread; here ``num_threads`` is always explicit (all cores
   unless told otherwise).
 - ``save_results`` writes a lesson's headline numbers to ``results/NN_name.json``.
+- On a busy or unfamiliar machine: ``threads``/``one_thread`` pin the thread count,
+  ``cpu_features``/``describe_cpu`` say what the CPU offers, and ``compare`` times
+  contenders in alternating rounds so a speed-up comes with its spread and a verdict.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import platform
+import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +170,175 @@ def results_table(record: dict[str, Any]) -> str:
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         lines.append(f"{key:<{width}}  {shown}")
     return "\n".join(lines)
+
+
+# --- Robust measurement on shared, noisy or unfamiliar machines -------------------------
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Run the block with torch on ``n`` intra-op threads, then restore the previous count.
+
+    Small operators (tiny models, small SVDs, per-example loops) run faster on ONE thread:
+    on a busy 2-core machine, two threads spinning on tiny operators were measured 170x
+    slower than one. ``one_thread()`` is the short form.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n (threads) must be an integer >= 1, got {n!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(previous)
+
+
+def one_thread():
+    """``threads(1)``: for small-operator work, which extra threads only slow down."""
+    return threads(1)
+
+
+def cpu_features() -> dict[str, Any]:
+    """What this CPU offers the kernels torch uses.
+
+    Returns ``capability`` (``torch.backends.cpu.get_cpu_capability()``, the vector ISA
+    PyTorch's own kernels dispatch to, e.g. ``AVX2`` or ``AVX512``), ``model_name``, and
+    booleans read from ``/proc/cpuinfo`` (False where it cannot be read): ``avx2``,
+    ``avx512f``, ``avx512_vnni`` (int8 dot products), ``avx512_bf16`` (bf16 dot products),
+    ``amx_bf16`` and ``amx_int8`` (matrix tiles). Having an instruction does not make a
+    kernel fast: measure.
+    """
+    flags: set[str] = set()
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+            elif line.startswith("model name") and model == "unknown":
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if model == "unknown":
+        model = platform.processor() or platform.machine() or "unknown"
+    features: dict[str, Any] = {"capability": torch.backends.cpu.get_cpu_capability(),
+                                "model_name": model}
+    for flag in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"):
+        features[flag] = flag in flags
+    return features
+
+
+def describe_cpu(features: dict[str, Any] | None = None) -> str:
+    """One line naming the CPU, torch's kernel capability and the flags that matter here."""
+    features = features or cpu_features()
+    present = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16",
+                           "amx_int8") if features.get(f)]
+    return (f"{features['model_name']}, {os.cpu_count()} logical cores; torch kernels: "
+            f"{features['capability']}; flags: {', '.join(present) or 'none of the listed'}")
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """A ratio ``base time / other time`` with its spread over alternating rounds.
+
+    ``median`` > 1 means ``other`` is faster. ``low`` and ``high`` are the 10th and 90th
+    percentiles of the ratios of every pair of rounds (each ``base`` round against each
+    ``other`` round), so one lucky or unlucky round cannot decide the verdict.
+    """
+
+    median: float
+    low: float
+    high: float
+    rounds: int
+    margin: float = 0.1
+
+    @property
+    def verdict(self) -> str:
+        """``faster`` if even ``low`` beats 1 + margin, ``slower`` if even ``high`` is below
+        1 / (1 + margin), ``same`` if the whole spread sits inside that band, else
+        ``too noisy``."""
+        band = 1 + self.margin
+        if self.low > band:
+            return "faster"
+        if self.high < 1 / band:
+            return "slower"
+        if self.low >= 1 / band and self.high <= band:
+            return "same"
+        return "too noisy"
+
+    def spread(self) -> str:
+        return f"{self.low:.2f}-{self.high:.2f}x over {self.rounds} alternating rounds"
+
+    def text(self, other: str, base: str) -> str:
+        """A sentence chosen by the measurement, e.g. ``"B is 2.31x faster than A ..."``."""
+        verdict = self.verdict
+        if verdict == "faster":
+            return f"{other} is {self.median:.2f}x faster than {base} (spread {self.spread()})."
+        if verdict == "slower":
+            return (f"{other} is {1 / self.median:.2f}x SLOWER than {base} "
+                    f"(ratio {self.median:.2f}x, spread {self.spread()}).")
+        if verdict == "same":
+            return (f"{other} and {base} run at the same speed within {self.margin:.0%} "
+                    f"(ratio {self.median:.2f}x, spread {self.spread()}).")
+        return (f"{other} vs {base}: ratio {self.median:.2f}x, but the spread "
+                f"({self.spread()}) is too wide to tell: this machine was too noisy. "
+                "Rerun this cell when nothing else is running.")
+
+    def __format__(self, spec: str) -> str:
+        return format(self.median, spec or ".2f")
+
+
+@dataclass
+class Comparison:
+    """Per-round median times (seconds) of contenders timed in alternating rounds."""
+
+    times: dict[str, list[float]]
+    margin: float = 0.1
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.times[name])
+
+    def speedup(self, base: str, other: str) -> Speedup:
+        """How many times faster ``other`` runs than ``base``, with its spread."""
+        ratios = sorted(b / o for b in self.times[base] for o in self.times[other])
+        return Speedup(median=self.median(base) / self.median(other),
+                       low=_percentile(ratios, 0.1), high=_percentile(ratios, 0.9),
+                       rounds=len(self.times[base]), margin=self.margin)
+
+    def verdict(self, base: str, other: str) -> str:
+        return self.speedup(base, other).verdict
+
+    def table(self) -> str:
+        """Median and spread (ms) of each contender, one line each."""
+        lines = []
+        for name, values in self.times.items():
+            lines.append(f"{name:<28} median {statistics.median(values) * 1e3:9.3f} ms  "
+                         f"(rounds {min(values) * 1e3:.3f}-{max(values) * 1e3:.3f} ms)")
+        return "\n".join(lines)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    position = q * (len(sorted_values) - 1)
+    lower = math.floor(position)
+    upper = min(lower + 1, len(sorted_values) - 1)
+    weight = position - lower
+    return sorted_values[lower] * (1 - weight) + sorted_values[upper] * weight
+
+
+def compare(contenders: dict[str, Any], rounds: int = 7, num_threads: int | None = None,
+            min_run_time: float = 0.2, margin: float = 0.1) -> Comparison:
+    """Time each zero-argument callable in ``contenders`` in alternating rounds.
+
+    Round r times every contender once (A, B, C, A, B, C, ...) with
+    ``torch.utils.benchmark`` for ``min_run_time`` seconds and keeps its median, so a burst
+    of background load hits all contenders alike instead of one of them. Call
+    ``.speedup(base, other)`` on the result for a ratio with its spread and a verdict.
+    """
+    if not contenders:
+        raise ValueError("contenders must name at least one callable")
+    if rounds < 2:
+        raise ValueError(f"rounds must be >= 2 to show a spread, got {rounds}")
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            times[name].append(benchmark_fn(fn, num_threads=num_threads,
+                                            min_run_time=min_run_time).median)
+    return Comparison(times=times, margin=margin)

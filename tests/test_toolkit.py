@@ -147,3 +147,44 @@ def test_plots_draw_without_a_display():
     ]
     for figure in figures:
         assert figure.axes and figure.axes[0].get_title()
+
+
+def test_threads_context_restores_and_rejects_bad_counts():
+    before = torch.get_num_threads()
+    with measure.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        with measure.threads(0):
+            pass
+
+
+def test_speedup_verdicts_follow_the_spread():
+    def comparison(base, other):
+        return measure.Comparison(times={"a": base, "b": other}).speedup("a", "b")
+
+    assert comparison([2.0, 2.1, 2.0], [1.0, 1.0, 1.05]).verdict == "faster"
+    assert comparison([1.0, 1.0, 1.05], [2.0, 2.1, 2.0]).verdict == "slower"
+    assert comparison([1.0, 1.01, 1.0], [1.0, 1.0, 1.02]).verdict == "same"
+    noisy = comparison([1.0, 3.0, 1.0, 3.0], [2.0, 2.0, 2.0, 2.0])
+    assert noisy.verdict == "too noisy"
+    assert "too noisy" in noisy.text("b", "a")
+    assert "faster" in comparison([2.0, 2.0], [1.0, 1.0]).text("b", "a")
+
+
+def test_compare_alternates_and_reports_every_round():
+    calls = []
+    result = measure.compare({"x": lambda: calls.append("x"), "y": lambda: calls.append("y")},
+                             rounds=2, num_threads=1, min_run_time=0.001)
+    assert [len(v) for v in result.times.values()] == [2, 2]
+    assert set(calls) == {"x", "y"}
+    assert "median" in result.table()
+    with pytest.raises(ValueError, match="rounds"):
+        measure.compare({"x": lambda: None}, rounds=1)
+
+
+def test_cpu_features_names_the_capability():
+    features = measure.cpu_features()
+    assert features["capability"] == torch.backends.cpu.get_cpu_capability()
+    assert isinstance(features["avx2"], bool)
+    assert features["capability"] in measure.describe_cpu(features)
