@@ -188,3 +188,36 @@ def test_cpu_features_names_the_capability():
     assert features["capability"] == torch.backends.cpu.get_cpu_capability()
     assert isinstance(features["avx2"], bool)
     assert features["capability"] in measure.describe_cpu(features)
+
+
+def test_visible_check_reports_each_named_part(capsys, monkeypatch):
+    from compress_course.checks import expect, expect_value_error, part, visible_check
+
+    monkeypatch.delenv("COMPRESS_COURSE_STRICT", raising=False)
+
+    @visible_check
+    def check_double(fn):
+        with part("main property"):
+            expect(fn(2) == 4, f"double(2) returned {fn(2)}; expected 4.")
+        with part("errors"):
+            expect_value_error(fn, -1, argument="x")
+        return 2
+
+    def double(x):
+        return 2 * x
+
+    check_double(double)
+    out = capsys.readouterr().out
+    assert "1 of 2 parts pass" in out and "✓ main property" in out
+    assert "✗ errors: double(-1) returned normally" in out
+
+    def strict_double(x):
+        if x < 0:
+            raise ValueError("x must be >= 0")
+        return 2 * x
+
+    check_double(strict_double)
+    assert "passed (2 cases): main property, errors." in capsys.readouterr().out
+    monkeypatch.setenv("COMPRESS_COURSE_STRICT", "1")
+    with pytest.raises(AssertionError, match="errors"):
+        check_double(double)

@@ -11,9 +11,11 @@ only printing, so a broken solution notebook cannot pass unnoticed.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -148,28 +150,95 @@ def expect_value_error(fn: Any, *args: Any, argument: str, **kwargs: Any) -> Non
                        f"`{argument}`.")
 
 
+class _Parts:
+    """The named parts of the visible check now running (see ``part``)."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[str, str | None]] = []  # (name, failure message or None)
+
+
+_current_parts: list[_Parts] = []
+
+
+@contextlib.contextmanager
+def part(name: str) -> Iterator[None]:
+    """Run one named part of a visible check, e.g. ``"main property"``, ``"edge cases"``,
+    ``"errors"``.
+
+    The names are the ones the hidden checks give their points to (the ``check=`` of
+    ``@pytest.mark.exercise``), so a learner sees which part of an exercise is missing. A
+    part that fails is reported and the check goes on with the next part. Outside a
+    ``@visible_check`` a failing part raises as usual.
+    """
+    if not _current_parts:
+        yield
+        return
+    parts = _current_parts[-1]
+    try:
+        yield
+    except CheckFailure as failure:
+        parts.results.append((name, str(failure)))
+    else:
+        parts.results.append((name, None))
+
+
 def visible_check(check):
     """Decorate a check body ``check(fn) -> int`` (the number of cases it ran).
 
     The decorated check prints one line (and raises in strict mode when it fails), so a
-    learner sees a sentence rather than a traceback.
+    learner sees a sentence rather than a traceback. A body split into ``with part(...)``
+    blocks prints one line per part when a part fails, so the learner sees which one.
     """
 
     @functools.wraps(check)
     def run(fn: Any) -> None:
         # Returns nothing, so a check cell shows its one line and no stray True/False.
         name = getattr(fn, "__name__", repr(fn))
+        parts = _Parts()
+        _current_parts.append(parts)
         try:
             cases = check(fn)
         except CheckFailure as failure:
-            print(f"{FAIL} {failure}")
-            if os.environ.get("COMPRESS_COURSE_STRICT"):
-                raise
+            failed_parts = [p for p in parts.results if p[1] is not None]
+            _report_failure(name, parts.results + [(None, str(failure))]
+                            if failed_parts else [(None, str(failure))])
+            return
+        finally:
+            _current_parts.pop()
+        failed_parts = [p for p in parts.results if p[1] is not None]
+        if failed_parts:
+            _report_failure(name, parts.results)
             return
         suffix = f" ({cases} cases)" if cases else ""
-        print(f"{PASS} {name} passed{suffix}.")
+        names = ", ".join(n for n, _ in parts.results)
+        print(f"{PASS} {name} passed{suffix}" + (f": {names}." if names else "."))
 
     return run
+
+
+def _report_failure(name: str, results: list[tuple[str | None, str | None]]) -> None:
+    named = [r for r in results if r[0] is not None]
+    messages = {m for _, m in results if m is not None}
+    if len(messages) == 1 and "is not implemented yet" in next(iter(messages)):
+        named = []  # one line says it all
+        results = [(None, next(iter(messages)))]
+    if not named:
+        message = results[-1][1]
+        print(f"{FAIL} {message}")
+    else:
+        passed = sum(1 for _, m in named if m is None)
+        lines = [f"{FAIL} {name}: {passed} of {len(named)} parts pass."]
+        for part_name, message in results:
+            if part_name is None:
+                lines.append(f"  {FAIL} {message}")
+            elif message is None:
+                lines.append(f"  {PASS} {part_name}")
+            else:
+                lines.append(f"  {FAIL} {part_name}: {message}")
+        message = "\n".join(lines)
+        print(message)
+    if os.environ.get("COMPRESS_COURSE_STRICT"):
+        raise CheckFailure(message)
 
 
 from .acceleration import *  # noqa: E402,F403
