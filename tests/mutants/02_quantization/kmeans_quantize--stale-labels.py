@@ -1,0 +1,20 @@
+# expect: lose
+# why: returns the labels of the last assignment step, made before the centroids last moved.
+import torch
+
+
+def kmeans_quantize(w: torch.Tensor, bits: int, iters: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    if bits < 1:
+        raise ValueError(f"bits must be >= 1, got {bits}")
+    if iters < 0:
+        raise ValueError(f"iters must be >= 0, got {iters}")
+    values = w.detach().float().flatten()
+    k = 2**bits
+    codebook = torch.linspace(values.min().item(), values.max().item(), k)
+    labels = torch.zeros(len(values), dtype=torch.int64)
+    for _ in range(iters):
+        labels = (values[:, None] - codebook[None, :]).abs().argmin(dim=1)
+        sums = torch.zeros(k).index_add_(0, labels, values)
+        counts = torch.bincount(labels, minlength=k)
+        codebook = torch.where(counts > 0, sums / counts.clamp(min=1), codebook)
+    return codebook, labels.reshape(w.shape)

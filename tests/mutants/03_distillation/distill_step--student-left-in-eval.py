@@ -1,0 +1,15 @@
+# expect: lose
+# why: forgets student.train(), so a student passed in eval mode trains without dropout/BN updates.
+import torch
+from torch import nn
+
+
+def distill_step(student: nn.Module, teacher: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 optimizer: torch.optim.Optimizer, T: float, alpha: float) -> float:
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    optimizer.zero_grad()
+    loss = distillation_loss(student(x), teacher_logits, y, T, alpha)  # noqa: F821
+    loss.backward()
+    optimizer.step()
+    return loss.item()
