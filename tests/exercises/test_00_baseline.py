@@ -43,7 +43,7 @@ def random_mlp(sizes, bias):
 layer_sizes = st.lists(st.integers(1, 40), min_size=2, max_size=5)
 
 
-@pytest.mark.exercise("count_parameters", points=2)
+@pytest.mark.exercise("count_parameters", points=2, check="main property", weight=2)
 @given(sizes=layer_sizes, bias=st.booleans())
 def test_count_parameters_matches_reference(nb, sizes, bias):
     model = random_mlp(sizes, bias)
@@ -54,7 +54,8 @@ def test_count_parameters_matches_reference(nb, sizes, bias):
     assert isinstance(got, int), f"count_parameters returned a {type(got).__name__}; expected int."
 
 
-@pytest.mark.exercise("count_parameters", points=2)
+@pytest.mark.exercise("count_parameters", points=2, check="shared parameters and buffers",
+                      weight=1)
 def test_count_parameters_shared_and_buffers(nb):
     got = call(nb.count_parameters, shared_weight_model())
     assert got == 32, (f"count_parameters(two Linear(4, 4) sharing one weight + BatchNorm1d(4)) "
@@ -65,7 +66,7 @@ def test_count_parameters_shared_and_buffers(nb):
     assert call(nb.count_parameters, nn.ReLU()) == 0, "count_parameters(ReLU()) should be 0."
 
 
-@pytest.mark.exercise("count_parameters", points=2)
+@pytest.mark.exercise("count_parameters", points=2, check="trainable_only", weight=1)
 @given(frozen=st.lists(st.booleans(), min_size=3, max_size=3))
 def test_count_parameters_trainable_only(nb, frozen):
     model = nn.Sequential(nn.Linear(6, 5), nn.Linear(5, 4), nn.Conv2d(3, 2, 3))
@@ -82,7 +83,7 @@ def test_count_parameters_trainable_only(nb, frozen):
     assert call(nb.count_parameters, partly_frozen_model(), trainable_only=True) == 18
 
 
-@pytest.mark.exercise("model_size_bytes", points=2)
+@pytest.mark.exercise("model_size_bytes", points=2, check="main property", weight=2)
 @given(sizes=layer_sizes, bits=st.integers(1, 64))
 def test_model_size_bytes_rounds_up(nb, sizes, bits):
     model = random_mlp(sizes, bias=True)
@@ -92,8 +93,8 @@ def test_model_size_bytes_rounds_up(nb, sizes, bits):
                              f"bits={bits}) returned {got}; expected {expected}.")
 
 
-@pytest.mark.exercise("model_size_bytes", points=2)
-def test_model_size_bytes_default_shared_and_errors(nb):
+@pytest.mark.exercise("model_size_bytes", points=2, check="edge cases", weight=1)
+def test_model_size_bytes_default_shared_and_frozen(nb):
     model = shared_weight_model()
     got = call(nb.model_size_bytes, model)
     assert got == 128, (f"model_size_bytes(shared-weight model with 32 parameters) returned {got}; "
@@ -103,6 +104,10 @@ def test_model_size_bytes_default_shared_and_errors(nb):
     got = call(nb.model_size_bytes, model, bits=8)
     assert got == 110, (f"model_size_bytes(Linear(10, 10) with a frozen weight, bits=8) returned "
                         f"{got}; expected 110: frozen parameters are stored too.")
+    assert torch.is_tensor(next(nn.Linear(2, 2).parameters()))
+
+
+@pytest.mark.exercise("model_size_bytes", points=2, check="errors", weight=1)
+def test_model_size_bytes_rejects_bits_below_one(nb):
     for bits in (0, -4):
         expect_value_error(nb.model_size_bytes, nn.Linear(2, 2), bits=bits, argument="bits")
-    assert torch.is_tensor(next(nn.Linear(2, 2).parameters()))
