@@ -2,7 +2,8 @@
 
 ``magnitude_prune_mask``, ``global_prune_masks``, ``apply_masks``, ``channel_l2_importance``
 and ``prune_conv_channels``. The small models built here (``two_scale_mlp``,
-``mixed_layer_model``) are reused by the hidden checks.
+``mixed_layer_model``) are reused by the hidden checks. Each check is split into the named
+parts (``part``) that the hidden checks of ``tests/exercises/test_01_pruning.py`` grade.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import copy
 import torch
 from torch import nn
 
-from . import call, describe, expect, expect_value_error, visible_check
+from . import call, describe, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_magnitude_prune_mask", "check_global_prune_masks", "check_apply_masks",
            "check_channel_l2_importance", "check_prune_conv_channels", "two_scale_mlp",
@@ -84,149 +85,244 @@ def _pruned_count(mask: torch.Tensor) -> int:
     return int((~mask).sum().item())
 
 
+
+def _expect_bool_mask(mask, shape, what: str) -> None:
+    expect(isinstance(mask, torch.Tensor) and mask.dtype == torch.bool,
+           f"{what} returned {describe(mask)}; expected a torch.bool tensor (True = keep).")
+    expect(tuple(mask.shape) == tuple(shape),
+           f"{what} returned shape {tuple(mask.shape)}; expected the weight's shape "
+           f"{tuple(shape)}.")
+
+
+def _expect_magnitude_order(values: torch.Tensor, mask: torch.Tensor, what: str) -> None:
+    values, mask = values.flatten(), mask.flatten()
+    if mask.all() or not mask.any():
+        return
+    expect(values.abs()[~mask].max() <= values.abs()[mask].min(),
+           f"{what} pruned a weight larger in magnitude than one it kept: prune the smallest "
+           "|w|, whatever their sign.")
+
+
 @visible_check
 def check_magnitude_prune_mask(magnitude_prune_mask) -> int:
-    w = torch.tensor([[0.5, -0.1, 0.3], [-0.7, 0.2, 0.0]])
-    mask = call(magnitude_prune_mask, w, 0.5)
-    expect(isinstance(mask, torch.Tensor) and mask.dtype == torch.bool,
-           f"magnitude_prune_mask({describe(w)}, 0.5) returned {describe(mask)}; expected a "
-           "torch.bool tensor (True = keep).")
-    expect(mask.shape == w.shape,
-           f"magnitude_prune_mask(w of shape (2, 3), 0.5) returned shape {tuple(mask.shape)}; "
-           "expected the weight's shape (2, 3).")
-    expected = torch.tensor([[True, False, True], [True, False, False]])
-    expect(torch.equal(mask, expected),
-           f"magnitude_prune_mask(w={w.tolist()}, sparsity=0.5) returned {mask.tolist()}; "
-           f"expected {expected.tolist()}: prune the 3 smallest |w| (0.0, -0.1, 0.2), "
-           "keep the rest (True = keep).")
-    cases = 3
-    for sparsity, expected_pruned in [(0.0, 0), (1.0, 6), (0.34, 2)]:
-        got = _pruned_count(call(magnitude_prune_mask, w, sparsity))
-        expect(got == expected_pruned,
-               f"magnitude_prune_mask(w of shape (2, 3), sparsity={sparsity}) pruned {got} "
-               f"entries; expected round({sparsity} * 6) = {expected_pruned}.")
-        cases += 1
-    ties = torch.ones(10)
-    got = _pruned_count(call(magnitude_prune_mask, ties, 0.3))
-    expect(got == 3,
-           f"magnitude_prune_mask(torch.ones(10), sparsity=0.3) pruned {got} entries; expected "
-           "exactly 3. With ties a threshold (`|w| <= t` or `|w| < t`) prunes all or none of "
-           "the tied entries: choose exactly k entries instead (e.g. by sorting).")
-    generator = torch.Generator().manual_seed(1)
-    w = torch.randn(7, 11, generator=generator)
-    mask = call(magnitude_prune_mask, w, 0.37)
-    got = _pruned_count(mask)
-    expect(got == 28,
-           f"magnitude_prune_mask(w of shape (7, 11), sparsity=0.37) pruned {got} entries; "
-           "expected round(0.37 * 77) = 28.")
-    expect(w.abs()[~mask].max() <= w.abs()[mask].min(),
-           "magnitude_prune_mask(w of shape (7, 11), sparsity=0.37) pruned a weight larger in "
-           "magnitude than one it kept: prune the smallest |w|, whatever their sign.")
-    for bad in (-0.1, 1.5):
-        expect_value_error(magnitude_prune_mask, w, bad, argument="sparsity")
-    return cases + 4
+    cases = 0
+    with part("main property"):
+        w = nn.Parameter(torch.tensor([[0.5, -0.1, 0.3], [-0.7, 0.2, 0.0]]))
+        mask = call(magnitude_prune_mask, w, 0.5)
+        _expect_bool_mask(mask, w.shape, "magnitude_prune_mask(Parameter of shape (2, 3), 0.5)")
+        expected = torch.tensor([[True, False, True], [True, False, False]])
+        expect(torch.equal(mask, expected),
+               f"magnitude_prune_mask(w={w.tolist()}, sparsity=0.5) returned {mask.tolist()}; "
+               f"expected {expected.tolist()}: prune the 3 smallest |w| (0.0, -0.1, 0.2), "
+               "keep the rest (True = keep).")
+        got = _pruned_count(call(magnitude_prune_mask, w, 0.34))
+        expect(got == 2,
+               f"magnitude_prune_mask(w of shape (2, 3), sparsity=0.34) pruned {got} entries; "
+               "expected round(0.34 * 6) = 2.")
+        ties = torch.ones(10)
+        got = _pruned_count(call(magnitude_prune_mask, ties, 0.3))
+        expect(got == 3,
+               f"magnitude_prune_mask(torch.ones(10), sparsity=0.3) pruned {got} entries; "
+               "expected exactly 3. With ties a threshold (`|w| <= t` or `|w| < t`) prunes all "
+               "or none of the tied entries: choose exactly k entries instead (e.g. by sorting).")
+        generator = torch.Generator().manual_seed(1)
+        w = torch.randn(7, 11, generator=generator)
+        mask = call(magnitude_prune_mask, w, 0.37)
+        got = _pruned_count(mask)
+        expect(got == 28,
+               f"magnitude_prune_mask(w of shape (7, 11), sparsity=0.37) pruned {got} entries; "
+               "expected round(0.37 * 77) = 28.")
+        _expect_magnitude_order(w, mask, "magnitude_prune_mask(w of shape (7, 11), sparsity=0.37)")
+        # float64, 4-D, few distinct values of both signs: many ties in magnitude
+        w = torch.randint(-3, 4, (2, 3, 2, 2), generator=generator).double() * 0.5
+        what = "magnitude_prune_mask(float64 w of shape (2, 3, 2, 2) with ties, sparsity=0.6)"
+        mask = call(magnitude_prune_mask, w, 0.6)
+        _expect_bool_mask(mask, w.shape, what)
+        got = _pruned_count(mask)
+        expect(got == 14, f"{what} pruned {got} entries; expected round(0.6 * 24) = 14.")
+        _expect_magnitude_order(w, mask, what)
+        cases += 5
+    with part("edge cases"):
+        for value in (0.0, -2.5):
+            w = torch.full((3, 4), value)
+            for sparsity, expected_pruned in ((0.0, 0), (1.0, 12), (0.5, 6)):
+                got = _pruned_count(call(magnitude_prune_mask, w, sparsity))
+                expect(got == expected_pruned,
+                       f"magnitude_prune_mask(torch.full((3, 4), {value}), sparsity={sparsity}) "
+                       f"pruned {got} entries; expected {expected_pruned} (sparsity 0 keeps "
+                       "everything, 1 prunes everything, and the count is exact even when "
+                       "every magnitude ties).")
+                cases += 1
+    with part("errors"):
+        for bad in (-0.1, 1.5):
+            expect_value_error(magnitude_prune_mask, torch.randn(3, 3), bad, argument="sparsity")
+            cases += 1
+    return cases
 
 
 @visible_check
 def check_global_prune_masks(global_prune_masks) -> int:
-    model = two_scale_mlp()
-    masks = call(global_prune_masks, model, 32 / 80)
-    expect(isinstance(masks, dict) and set(masks) == {"0.weight", "2.weight"},
-           f"global_prune_masks(Sequential(Linear(6, 8), ReLU(), Linear(8, 4)), 0.4) returned "
-           f"keys {sorted(masks) if isinstance(masks, dict) else describe(masks)}; expected "
-           "['0.weight', '2.weight'] (the parameter names of the Linear/Conv2d weights).")
-    for name, shape in (("0.weight", (8, 6)), ("2.weight", (4, 8))):
-        expect(masks[name].dtype == torch.bool and tuple(masks[name].shape) == shape,
-               f"global_prune_masks(...)[{name!r}] is {describe(masks[name])}; expected a bool "
-               f"tensor of shape {shape}.")
-    pruned = {name: _pruned_count(mask) for name, mask in masks.items()}
-    expect(pruned == {"0.weight": 0, "2.weight": 32},
-           f"global_prune_masks(model whose first weight is ~100 and second ~0.01, "
-           f"sparsity=0.4) pruned {pruned}; expected {{'0.weight': 0, '2.weight': 32}}: ONE "
-           "threshold over all layers prunes every small-scale weight first (pruning 40% of "
-           "each layer is the layer-wise method).")
-    mixed = mixed_layer_model()
-    masks = call(global_prune_masks, mixed, 0.5)
-    expected_keys = _prunable_names(mixed)
-    expect(isinstance(masks, dict) and sorted(masks) == sorted(expected_keys),
-           f"global_prune_masks(model with Conv2d, BatchNorm2d, LayerNorm, Linear) returned keys "
-           f"{sorted(masks) if isinstance(masks, dict) else describe(masks)}; expected "
-           f"{sorted(expected_keys)}: only nn.Linear and nn.Conv2d weights are pruned, never "
-           "norm layers' weights or biases.")
-    total = sum(m.numel() for m in masks.values())
-    got = sum(_pruned_count(m) for m in masks.values())
-    expect(got == round(0.5 * total),
-           f"global_prune_masks(model with {total} prunable weights, sparsity=0.5) pruned {got}; "
-           f"expected round(0.5 * {total}) = {round(0.5 * total)}.")
-    expect_value_error(global_prune_masks, mixed, 1.01, argument="sparsity")
-    return 5
+    cases = 0
+    with part("main property"):
+        model = two_scale_mlp()
+        masks = call(global_prune_masks, model, 32 / 80)
+        expect(isinstance(masks, dict) and set(masks) == {"0.weight", "2.weight"},
+               f"global_prune_masks(Sequential(Linear(6, 8), ReLU(), Linear(8, 4)), 0.4) "
+               f"returned keys {sorted(masks) if isinstance(masks, dict) else describe(masks)}; "
+               "expected ['0.weight', '2.weight'] (the parameter names of the Linear/Conv2d "
+               "weights).")
+        for name, shape in (("0.weight", (8, 6)), ("2.weight", (4, 8))):
+            _expect_bool_mask(masks[name], shape, f"global_prune_masks(...)[{name!r}]")
+        pruned = {name: _pruned_count(mask) for name, mask in masks.items()}
+        expect(pruned == {"0.weight": 0, "2.weight": 32},
+               f"global_prune_masks(model whose first weight is ~100 and second ~0.01, "
+               f"sparsity=0.4) pruned {pruned}; expected {{'0.weight': 0, '2.weight': 32}}: "
+               "ONE threshold over all layers prunes every small-scale weight first (pruning "
+               "40% of each layer is the layer-wise method).")
+        mixed = mixed_layer_model()
+        masks = call(global_prune_masks, mixed, 0.37)
+        names = [n for n in _prunable_names(mixed) if isinstance(masks, dict) and n in masks]
+        values = torch.cat([mixed.get_parameter(n).detach().flatten() for n in names])
+        flat_mask = torch.cat([masks[n].flatten() for n in names])
+        _expect_magnitude_order(values, flat_mask,
+                                "global_prune_masks(model with convs and a Linear, 0.37), "
+                                "across layers,")
+        cases += 3
+    with part("only Linear and Conv2d weights"):
+        mixed = mixed_layer_model()
+        masks = call(global_prune_masks, mixed, 0.5)
+        expected_keys = _prunable_names(mixed)
+        expect(isinstance(masks, dict) and sorted(masks) == sorted(expected_keys),
+               f"global_prune_masks(model with Conv2d, BatchNorm2d, LayerNorm, Linear) returned "
+               f"keys {sorted(masks) if isinstance(masks, dict) else describe(masks)}; expected "
+               f"{sorted(expected_keys)}: only nn.Linear and nn.Conv2d weights are pruned, never "
+               "norm layers' weights or biases.")
+        total = sum(m.numel() for m in masks.values())
+        got = sum(_pruned_count(m) for m in masks.values())
+        expect(got == round(0.5 * total),
+               f"global_prune_masks(model with {total} prunable weights, sparsity=0.5) pruned "
+               f"{got}; expected round(0.5 * {total}) = {round(0.5 * total)}.")
+        cases += 2
+    with part("edge cases"):
+        mixed = mixed_layer_model()
+        for sparsity in (0.0, 1.0):
+            masks = call(global_prune_masks, mixed, sparsity)
+            kept = sum(int(m.sum()) for m in masks.values())
+            total = sum(m.numel() for m in masks.values())
+            expected = total if sparsity == 0 else 0
+            expect(kept == expected,
+                   f"global_prune_masks(model with {total} prunable weights, "
+                   f"sparsity={sparsity}) kept {kept}; expected {expected} (sparsity 0 keeps "
+                   "every weight, sparsity 1 prunes every weight).")
+            cases += 1
+    with part("errors"):
+        for bad in (-0.01, 1.01):
+            expect_value_error(global_prune_masks, mixed_layer_model(), bad, argument="sparsity")
+            cases += 1
+    return cases
 
 
 @visible_check
 def check_apply_masks(apply_masks) -> int:
-    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
-    before = copy.deepcopy(model)
-    held = list(model.parameters())
-    masks = {"0.weight": torch.tensor([[True, False, True], [False, True, True]])}
-    result = call(apply_masks, model, masks, modifies=(0,))
-    expect(all(any(p is q for q in model.parameters()) for p in held),
-           "after apply_masks the model no longer holds its original parameter objects: change "
-           "the existing parameter in place (e.g. `param.mul_(mask)` under torch.no_grad()); a "
-           "new nn.Parameter is invisible to an optimizer created before.")
-    expect(result is None,
-           f"apply_masks(model, masks) returned {describe(result)}; expected None (it changes "
-           "the model in place).")
-    w, w0 = model[0].weight.detach(), before[0].weight.detach()
-    expected = torch.where(masks["0.weight"], w0, torch.zeros_like(w0))
-    expect(torch.equal(w, expected),
-           f"after apply_masks, layer 0's weight is {w.tolist()}; expected {expected.tolist()} "
-           "(zero where the mask is False, unchanged where it is True).")
-    for name in ("0.bias", "2.weight", "2.bias"):
-        expect(torch.equal(model.get_parameter(name), before.get_parameter(name)),
-               f"apply_masks changed {name!r}, which has no mask: only masked weights change.")
-    # Training with the masks re-applied after every step, as training.train(step_hook=...) does.
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
-    for _ in range(3):
-        optimizer.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
-        apply_masks(model, masks)
-    model(x)
-    w = model[0].weight.detach()
-    expect(bool((w[~masks["0.weight"]] == 0).all()),
-           f"after 3 Adam steps, each followed by apply_masks, pruned weights are "
-           f"{w[~masks['0.weight']].tolist()}; expected zeros.")
-    expect(not torch.equal(w[masks["0.weight"]], w0[masks["0.weight"]]),
-           "after 3 Adam steps with lr=0.1 the kept weights did not change: apply_masks must "
-           "change the existing parameter in place (e.g. `param.mul_(mask)` under "
-           "torch.no_grad()), not replace it, or the optimizer trains a parameter the model no "
-           "longer uses.")
-    return 5
+    cases = 0
+    with part("main property"):
+        model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
+        before = copy.deepcopy(model)
+        held = list(model.parameters())
+        masks = {"0.weight": torch.tensor([[True, False, True], [False, True, True]])}
+        result = call(apply_masks, model, masks, modifies=(0,))
+        expect(all(any(p is q for q in model.parameters()) for p in held),
+               "after apply_masks the model no longer holds its original parameter objects: "
+               "change the existing parameter in place (e.g. `param.mul_(mask)` under "
+               "torch.no_grad()); a new nn.Parameter is invisible to an optimizer created "
+               "before.")
+        expect(result is None,
+               f"apply_masks(model, masks) returned {describe(result)}; expected None (it "
+               "changes the model in place).")
+        w, w0 = model[0].weight.detach(), before[0].weight.detach()
+        expected = torch.where(masks["0.weight"], w0, torch.zeros_like(w0))
+        expect(torch.equal(w, expected),
+               f"after apply_masks, layer 0's weight is {w.tolist()}; expected "
+               f"{expected.tolist()} (zero where the mask is False, unchanged where it is True).")
+        for name in ("0.bias", "2.weight", "2.bias"):
+            expect(torch.equal(model.get_parameter(name), before.get_parameter(name)),
+                   f"apply_masks changed {name!r}, which has no mask: only masked weights "
+                   "change.")
+        cases += 3
+    with part("stays zero through training"):
+        # An optimizer created BEFORE the masks are applied, then steps each followed by
+        # apply_masks, as training.train(step_hook=...) does; a conv weight's mask is 4-D.
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                              nn.Linear(2 * 4 * 4, 2))
+        masks = {"0.weight": torch.rand(2, 1, 3, 3) < 0.5, "3.weight": torch.rand(2, 32) < 0.5}
+        kept_before = {name: model.get_parameter(name).detach()[mask].clone()
+                       for name, mask in masks.items()}
+        x, y = torch.randn(16, 1, 4, 4), torch.randint(0, 2, (16,))
+        for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                          torch.optim.Adam(model.parameters(), lr=0.1)):
+            call(apply_masks, model, masks, modifies=(0,))
+            for _ in range(3):
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+                call(apply_masks, model, masks, modifies=(0,))
+            model(x)
+            label = type(optimizer).__name__
+            for name, mask in masks.items():
+                w = model.get_parameter(name).detach()
+                expect(bool((w[~mask] == 0).all()),
+                       f"after 3 {label} steps, each followed by apply_masks, {name!r} has "
+                       f"{int((w[~mask] != 0).sum())} non-zero pruned entries; expected zeros.")
+                expect(not torch.equal(w[mask], kept_before[name]),
+                       f"an optimizer ({label}) created before apply_masks took 3 steps with "
+                       f"lr=0.1, yet the kept entries of {name!r} did not change: apply_masks "
+                       "must change the existing parameter in place (e.g. `param.mul_(mask)` "
+                       "under torch.no_grad()), not replace it, or the optimizer trains a "
+                       "parameter the model no longer uses.")
+            cases += 1
+    return cases
 
 
 @visible_check
 def check_channel_l2_importance(channel_l2_importance) -> int:
-    w = torch.zeros(3, 2, 2, 2)
-    w[0, 0, 0, 0], w[0, 1, 1, 1] = 3.0, -4.0  # norm 5
-    w[1] = -1.0  # 8 entries: norm sqrt(8)
-    got = call(channel_l2_importance, w)
-    expected = torch.tensor([5.0, 8 ** 0.5, 0.0])
-    expect(isinstance(got, torch.Tensor) and got.shape == (3,),
-           f"channel_l2_importance(weight of shape (3, 2, 2, 2)) returned {describe(got)}; "
-           "expected a tensor of shape (3,): one number per output channel.")
-    expect(torch.allclose(got.float(), expected),
-           f"channel_l2_importance(weight of shape (3, 2, 2, 2)) returned {got.tolist()}; "
-           f"expected {[round(v, 4) for v in expected.tolist()]}: the square root of the sum "
-           "of squares of each output filter (all of dim 1, 2, 3).")
-    w = torch.randn(5, 3, 3, 3, generator=torch.Generator().manual_seed(0))
-    got = call(channel_l2_importance, w)
-    expected = w.flatten(1).norm(dim=1)
-    expect(torch.allclose(got, expected),
-           f"channel_l2_importance(random weight of shape (5, 3, 3, 3)) returned "
-           f"{[round(v, 4) for v in got.tolist()]}; expected "
-           f"{[round(v, 4) for v in expected.tolist()]}.")
-    return 2
+    cases = 0
+    with part("main property"):
+        w = torch.zeros(3, 2, 2, 2)
+        w[0, 0, 0, 0], w[0, 1, 1, 1] = 3.0, -4.0  # norm 5
+        w[1] = -1.0  # 8 entries: norm sqrt(8)
+        got = call(channel_l2_importance, w)
+        expected = torch.tensor([5.0, 8 ** 0.5, 0.0])
+        expect(isinstance(got, torch.Tensor) and got.shape == (3,),
+               f"channel_l2_importance(weight of shape (3, 2, 2, 2)) returned {describe(got)}; "
+               "expected a tensor of shape (3,): one number per output channel.")
+        expect(torch.allclose(got.detach().float(), expected),
+               f"channel_l2_importance(weight of shape (3, 2, 2, 2)) returned {got.tolist()}; "
+               f"expected {[round(v, 4) for v in expected.tolist()]}: the square root of the sum "
+               "of squares of each output filter (all of dim 1, 2, 3), not L1, not squared.")
+        conv = nn.Conv2d(3, 5, 3, dtype=torch.float64)
+        got = call(channel_l2_importance, conv.weight)
+        expected = conv.weight.detach().flatten(1).norm(dim=1)
+        expect(isinstance(got, torch.Tensor) and got.shape == (5,) and
+               torch.allclose(got.detach().double(), expected),
+               f"channel_l2_importance(conv.weight, a float64 Parameter of shape (5, 3, 3, 3)) "
+               f"returned {describe(got)}; expected "
+               f"{[round(v, 4) for v in expected.tolist()]}.")
+        cases += 2
+    return cases
+
+
+def _expect_same_settings(new: nn.Conv2d, old: nn.Conv2d, label: str) -> None:
+    settings_new = (new.kernel_size, new.stride, new.padding, new.dilation)
+    settings_old = (old.kernel_size, old.stride, old.padding, old.dilation)
+    expect(settings_new == settings_old,
+           f"the new {label} has kernel/stride/padding/dilation {settings_new}; expected those "
+           f"of the original, {settings_old}.")
+    expect((new.bias is None) == (old.bias is None),
+           f"the new {label} {'lost' if new.bias is None else 'gained'} a bias.")
+    expect(new.weight.dtype == old.weight.dtype,
+           f"the new {label}'s weight is {new.weight.dtype}; expected {old.weight.dtype} (keep "
+           "the original dtype).")
 
 
 @visible_check
@@ -236,39 +332,85 @@ def check_prune_conv_channels(prune_conv_channels) -> int:
     with torch.no_grad():
         for channel, norm in enumerate([3.0, 1.0, 4.0, 2.0]):
             conv.weight[channel] *= norm / conv.weight[channel].norm()
-    result = call(prune_conv_channels, conv, next_conv, 2)
-    expect(isinstance(result, tuple) and len(result) == 2 and
-           all(isinstance(m, nn.Conv2d) for m in result),
-           f"prune_conv_channels(conv, next_conv, keep=2) returned {describe(result)}; "
-           "expected a tuple of two new nn.Conv2d.")
-    new_conv, new_next = result
-    expect(new_conv is not conv and new_next is not next_conv,
-           "prune_conv_channels returned one of the original layers; build new ones.")
-    expect(new_conv.out_channels == 2 and tuple(new_conv.weight.shape) == (2, 2, 3, 3),
-           f"the pruned conv is {new_conv!r} with weight {tuple(new_conv.weight.shape)}; "
-           "expected Conv2d(2, 2, ...) with weight (2, 2, 3, 3).")
-    expect(new_next.in_channels == 2 and tuple(new_next.weight.shape) == (3, 2, 3, 3),
-           f"the pruned next conv is {new_next!r} with weight {tuple(new_next.weight.shape)}; "
-           "expected Conv2d(2, 3, ...) with weight (3, 2, 3, 3).")
-    kept = torch.tensor([0, 2])  # filter norms 3, 1, 4, 2: the two largest, in original order
-    expect(torch.equal(new_conv.weight, conv.weight[kept]),
-           "the pruned conv's filters are not conv.weight[[0, 2]]: with filter norms "
-           "[3, 1, 4, 2] and keep=2, channels 0 and 2 stay, in their original order.")
-    expect(new_conv.bias is not None and torch.equal(new_conv.bias, conv.bias[kept]),
-           "the pruned conv's bias is not conv.bias[[0, 2]]: carry the kept channels' biases.")
-    expect(torch.equal(new_next.weight, next_conv.weight[:, kept]) and
-           torch.equal(new_next.bias, next_conv.bias),
-           "the pruned next conv should keep input channels [0, 2] (next_conv.weight[:, [0, 2]]) "
-           "and its whole bias.")
-    x = torch.randn(2, 2, 6, 6)
-    ref_conv, ref_next = zeroed_channels_pair(conv, next_conv, kept)
-    with torch.no_grad():
-        expected = ref_next(torch.relu(ref_conv(x)))
-        got = new_next(torch.relu(new_conv(x)))
-    expect(torch.allclose(got, expected, atol=1e-5),
-           "the pruned pair does not compute what the original pair computes with channels "
-           "1 and 3 switched off (max difference "
-           f"{(got - expected).abs().max().item():.3g}).")
-    for bad in (0, 5):
-        expect_value_error(prune_conv_channels, conv, next_conv, bad, argument="keep")
-    return 8
+    cases = 0
+    with part("main property"):
+        result = call(prune_conv_channels, conv, next_conv, 2)
+        expect(isinstance(result, tuple) and len(result) == 2 and
+               all(isinstance(m, nn.Conv2d) for m in result),
+               f"prune_conv_channels(conv, next_conv, keep=2) returned {describe(result)}; "
+               "expected a tuple of two new nn.Conv2d.")
+        new_conv, new_next = result
+        expect(new_conv is not conv and new_next is not next_conv,
+               "prune_conv_channels returned one of the original layers; build new ones.")
+        expect(new_conv.out_channels == 2 and tuple(new_conv.weight.shape) == (2, 2, 3, 3),
+               f"the pruned conv is {new_conv!r} with weight {tuple(new_conv.weight.shape)}; "
+               "expected Conv2d(2, 2, ...) with weight (2, 2, 3, 3).")
+        expect(new_next.in_channels == 2 and tuple(new_next.weight.shape) == (3, 2, 3, 3),
+               f"the pruned next conv is {new_next!r} with weight "
+               f"{tuple(new_next.weight.shape)}; expected Conv2d(2, 3, ...) with weight "
+               "(3, 2, 3, 3).")
+        kept = torch.tensor([0, 2])  # filter norms 3, 1, 4, 2: the two largest, in original order
+        expect(torch.equal(new_conv.weight, conv.weight[kept]),
+               "the pruned conv's filters are not conv.weight[[0, 2]]: with filter norms "
+               "[3, 1, 4, 2] and keep=2, channels 0 and 2 stay, in their original order.")
+        expect(new_conv.bias is not None and torch.equal(new_conv.bias, conv.bias[kept]),
+               "the pruned conv's bias is not conv.bias[[0, 2]]: carry the kept channels' "
+               "biases.")
+        expect(torch.equal(new_next.weight, next_conv.weight[:, kept]) and
+               torch.equal(new_next.bias, next_conv.bias),
+               "the pruned next conv should keep input channels [0, 2] "
+               "(next_conv.weight[:, [0, 2]]) and its whole bias.")
+        x = torch.randn(2, 2, 6, 6)
+        ref_conv, ref_next = zeroed_channels_pair(conv, next_conv, kept)
+        with torch.no_grad():
+            expected = ref_next(torch.relu(ref_conv(x)))
+            got = new_next(torch.relu(new_conv(x)))
+        expect(torch.allclose(got, expected, atol=1e-5),
+               "the pruned pair does not compute what the original pair computes with channels "
+               "1 and 3 switched off (max difference "
+               f"{(got - expected).abs().max().item():.3g}).")
+        expect(all(q.requires_grad for q in (*new_conv.parameters(), *new_next.parameters())),
+               "the new layers' parameters must be trainable (requires_grad=True).")
+        originals = [q.detach().clone() for q in (*conv.parameters(), *next_conv.parameters())]
+        with torch.no_grad():
+            for q in (*new_conv.parameters(), *new_next.parameters()):
+                q.add_(1.0)
+        expect(all(torch.equal(a, b.detach()) for a, b in zip(
+            originals, (*conv.parameters(), *next_conv.parameters()), strict=True)),
+            "changing the new layers' weights changed the original layers: copy the kept "
+            "slices into the new layers' own parameters instead of sharing memory.")
+        # float64, stride 2, no bias on the first conv, no padding, a 1x1 next conv
+        torch.manual_seed(1)
+        conv64 = nn.Conv2d(3, 5, 3, stride=2, bias=False, dtype=torch.float64)
+        next64 = nn.Conv2d(5, 2, 1, dtype=torch.float64)
+        what = f"prune_conv_channels({conv64!r}, {next64!r}, keep=3)"
+        new_conv, new_next = call(prune_conv_channels, conv64, next64, 3)
+        for new, old, label in ((new_conv, conv64, "conv"), (new_next, next64, "next_conv")):
+            _expect_same_settings(new, old, f"{label} of {what}")
+        kept = conv64.weight.detach().flatten(1).norm(dim=1).topk(3).indices.sort().values
+        x = torch.randn(2, 3, 7, 7, dtype=torch.float64)
+        ref_conv, ref_next = zeroed_channels_pair(conv64, next64, kept)
+        with torch.no_grad():
+            expected = ref_next(torch.relu(ref_conv(x)))
+            got = new_next(torch.relu(new_conv(x)))
+        expect(got.shape == expected.shape and torch.allclose(got, expected, atol=1e-10),
+               f"{what}: the pruned pair does not compute what the original pair computes with "
+               f"channels {sorted(set(range(5)) - set(kept.tolist()))} switched off.")
+        cases += 4
+    with part("edge cases"):
+        new_conv, new_next = call(prune_conv_channels, conv, next_conv, 4)
+        expect(torch.equal(new_conv.weight, conv.weight) and
+               torch.equal(new_next.weight, next_conv.weight),
+               "prune_conv_channels(conv with 4 channels, next_conv, keep=4) must return copies "
+               "of the original layers with the channels in their original order, not sorted "
+               "by importance.")
+        new_conv, new_next = call(prune_conv_channels, conv, next_conv, 1)
+        expect(torch.equal(new_conv.weight, conv.weight[[2]]),
+               "prune_conv_channels(conv, next_conv, keep=1) with filter norms [3, 1, 4, 2] must "
+               "keep only channel 2.")
+        cases += 2
+    with part("errors"):
+        for bad in (0, 5):
+            expect_value_error(prune_conv_channels, conv, next_conv, bad, argument="keep")
+            cases += 1
+    return cases

@@ -114,7 +114,7 @@ layer_specs = st.lists(
 
 # ---------------------------------------------------------------- magnitude_prune_mask (3 points)
 
-@pytest.mark.exercise("magnitude_prune_mask", points=3)
+@pytest.mark.exercise("magnitude_prune_mask", points=3, check="main property", weight=2)
 @given(shape=shapes, dtype=float_dtypes, sparsity=unit_sparsity, seed=st.integers(0, 2**16),
        ties=st.booleans())
 @settings(max_examples=60)
@@ -133,7 +133,7 @@ def test_magnitude_mask_exact_count_and_order(magnitude_prune_mask, shape, dtype
     assert_magnitude_order(w.flatten(), mask.flatten(), what)
 
 
-@pytest.mark.exercise("magnitude_prune_mask", points=3)
+@pytest.mark.exercise("magnitude_prune_mask", points=3, check="edge cases", weight=1)
 @given(shape=shapes, value=st.sampled_from([0.0, 1.0, -2.5]))
 def test_magnitude_mask_edges(magnitude_prune_mask, shape, value):
     w = torch.full(shape, value)
@@ -152,7 +152,7 @@ def test_magnitude_mask_edges(magnitude_prune_mask, shape, value):
         "magnitude ties.")
 
 
-@pytest.mark.exercise("magnitude_prune_mask", points=3)
+@pytest.mark.exercise("magnitude_prune_mask", points=3, check="main property", weight=2)
 def test_magnitude_mask_known_values_and_parameter_input(magnitude_prune_mask):
     w = nn.Parameter(torch.tensor([[-3.0, 0.1, 2.0], [0.5, -0.2, 1.0]]))
     mask = call(magnitude_prune_mask, w, 0.5)
@@ -163,7 +163,7 @@ def test_magnitude_mask_known_values_and_parameter_input(magnitude_prune_mask):
     assert not mask.requires_grad
 
 
-@pytest.mark.exercise("magnitude_prune_mask", points=3)
+@pytest.mark.exercise("magnitude_prune_mask", points=3, check="errors", weight=1)
 @given(bad=st.one_of(st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False),
                      st.floats(min_value=1 + 1e-9, allow_nan=False, allow_infinity=False)))
 @settings(max_examples=25)
@@ -173,7 +173,7 @@ def test_magnitude_mask_rejects_bad_sparsity(magnitude_prune_mask, bad):
 
 # ---------------------------------------------------------------- global_prune_masks (3 points)
 
-@pytest.mark.exercise("global_prune_masks", points=3)
+@pytest.mark.exercise("global_prune_masks", points=3, check="main property", weight=2)
 @given(specs=layer_specs, sparsity=unit_sparsity, seed=st.integers(0, 2**16))
 @settings(max_examples=40)
 def test_global_masks_one_threshold(global_prune_masks, specs, sparsity, seed):
@@ -199,7 +199,7 @@ def test_global_masks_one_threshold(global_prune_masks, specs, sparsity, seed):
     assert_magnitude_order(values, flat_mask, f"{what} (across layers: one threshold)")
 
 
-@pytest.mark.exercise("global_prune_masks", points=3)
+@pytest.mark.exercise("global_prune_masks", points=3, check="main property", weight=2)
 @given(big=st.sampled_from([10.0, 100.0, 1e4]), small=st.sampled_from([1e-4, 1e-2, 0.1]),
        seed=st.integers(0, 1000))
 @settings(max_examples=20)
@@ -213,7 +213,7 @@ def test_global_masks_different_scales(global_prune_masks, big, small, seed):
         "threshold prunes the small-scale layer entirely before touching the other.")
 
 
-@pytest.mark.exercise("global_prune_masks", points=3)
+@pytest.mark.exercise("global_prune_masks", points=3, check="only Linear and Conv2d weights", weight=1)
 @given(sparsity=unit_sparsity)
 @settings(max_examples=20)
 def test_global_masks_only_linear_and_conv_weights(global_prune_masks, sparsity):
@@ -231,8 +231,8 @@ def test_global_masks_only_linear_and_conv_weights(global_prune_masks, sparsity)
         f"{round(sparsity * total)}.")
 
 
-@pytest.mark.exercise("global_prune_masks", points=3)
-def test_global_masks_edges_and_errors(global_prune_masks):
+@pytest.mark.exercise("global_prune_masks", points=3, check="edge cases", weight=1)
+def test_global_masks_edges(global_prune_masks):
     from compress_course import models
     torch.manual_seed(0)
     mlp = models.course_mlp()
@@ -243,6 +243,13 @@ def test_global_masks_edges_and_errors(global_prune_masks):
     assert all(bool(m.all()) for m in masks.values()), "sparsity 0 must keep every weight."
     masks = call(global_prune_masks, mlp, 1.0)
     assert not any(bool(m.any()) for m in masks.values()), "sparsity 1 must prune every weight."
+
+
+@pytest.mark.exercise("global_prune_masks", points=3, check="errors", weight=1)
+def test_global_masks_errors(global_prune_masks):
+    from compress_course import models
+    torch.manual_seed(0)
+    mlp = models.course_mlp()
     for bad in (-0.01, 1.01, 2.0):
         expect_value_error(global_prune_masks, mlp, bad, argument="sparsity")
 
@@ -262,7 +269,7 @@ def effective_weight(model, name):
     return module.weight.detach()
 
 
-@pytest.mark.exercise("apply_masks", points=2)
+@pytest.mark.exercise("apply_masks", points=2, check="main property", weight=1)
 @given(sizes=st.lists(st.integers(1, 12), min_size=2, max_size=4), seed=st.integers(0, 2**16),
        subset=st.integers(1, 3))
 @settings(max_examples=40)
@@ -317,7 +324,7 @@ def in_child(function, scenario, *args):
     return runner(scenario, *args)
 
 
-@pytest.mark.exercise("apply_masks", points=2)
+@pytest.mark.exercise("apply_masks", points=2, check="stays zero through training", weight=1)
 @given(optimizer_name=st.sampled_from(["sgd_momentum", "adam", "adamw"]),
        seed=st.integers(0, 1000))
 @settings(max_examples=6)
@@ -342,7 +349,7 @@ def test_masks_stay_applied_through_training(apply_masks, optimizer_name, seed):
             "assign a new nn.Parameter that the optimizer does not hold.")
 
 
-@pytest.mark.exercise("apply_masks", points=2)
+@pytest.mark.exercise("apply_masks", points=2, check="stays zero through training", weight=1)
 def test_apply_masks_with_training_step_hook(apply_masks):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
@@ -362,7 +369,7 @@ def test_apply_masks_with_training_step_hook(apply_masks):
 
 # ---------------------------------------------------------------- channel_l2_importance (2 points)
 
-@pytest.mark.exercise("channel_l2_importance", points=2)
+@pytest.mark.exercise("channel_l2_importance", points=2, check="main property", weight=1)
 @given(shape=st.tuples(st.integers(1, 16), st.integers(1, 6), st.integers(1, 5),
                        st.integers(1, 5)),
        dtype=float_dtypes, seed=st.integers(0, 2**16))
@@ -381,7 +388,7 @@ def test_channel_importance_matches_reference(channel_l2_importance, shape, dtyp
         "each output filter.")
 
 
-@pytest.mark.exercise("channel_l2_importance", points=2)
+@pytest.mark.exercise("channel_l2_importance", points=2, check="main property", weight=1)
 def test_channel_importance_known_values(channel_l2_importance):
     w = torch.zeros(4, 1, 1, 2)
     w[0, 0, 0] = torch.tensor([3.0, -4.0])
@@ -424,7 +431,7 @@ def describe_pair(conv, next_conv, keep):
     return f"prune_conv_channels({conv!r}, {next_conv!r}, keep={keep})"
 
 
-@pytest.mark.exercise("prune_conv_channels", points=4)
+@pytest.mark.exercise("prune_conv_channels", points=4, check="main property", weight=2)
 @given(p=conv_pairs)
 @settings(max_examples=40)
 def test_pruned_pair_equals_zeroed_original(prune_conv_channels, p):
@@ -468,7 +475,7 @@ def test_pruned_pair_equals_zeroed_original(prune_conv_channels, p):
         f"(max difference {(got - expected).abs().max().item():.3g}).")
 
 
-@pytest.mark.exercise("prune_conv_channels", points=4)
+@pytest.mark.exercise("prune_conv_channels", points=4, check="main property", weight=2)
 @given(p=conv_pairs)
 @settings(max_examples=30)
 def test_pruned_channels_keep_order_and_biases(prune_conv_channels, p):
@@ -502,8 +509,8 @@ def test_pruned_channels_keep_order_and_biases(prune_conv_channels, p):
         "slices into new parameters instead of sharing memory.")
 
 
-@pytest.mark.exercise("prune_conv_channels", points=4)
-def test_prune_conv_channels_full_keep_and_errors(prune_conv_channels):
+@pytest.mark.exercise("prune_conv_channels", points=4, check="edge cases", weight=1)
+def test_prune_conv_channels_full_keep(prune_conv_channels):
     torch.manual_seed(3)
     conv, next_conv = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 2, 3)
     new_conv, new_next = call(prune_conv_channels, conv, next_conv, 6)
@@ -511,5 +518,11 @@ def test_prune_conv_channels_full_keep_and_errors(prune_conv_channels):
                                                                      next_conv.weight), (
         "prune_conv_channels(conv with 6 channels, next_conv, keep=6) must return copies of the "
         "original layers with the channels in their original order, not sorted by importance.")
+
+
+@pytest.mark.exercise("prune_conv_channels", points=4, check="errors", weight=1)
+def test_prune_conv_channels_errors(prune_conv_channels):
+    torch.manual_seed(3)
+    conv, next_conv = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 2, 3)
     for bad in (0, -1, 7):
         expect_value_error(prune_conv_channels, conv, next_conv, bad, argument="keep")
