@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 LAB_FLAGS := --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 
-.PHONY: lab test release grade clean
+.PHONY: lab test test-loaded release grade clean
 
 $(STAMP): binder/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 solutions
+
+# Loaded-machine test (not part of `make test`: it executes every lesson twice, the second
+# time with a busy process on every core). Table in results/loaded.json. LESSONS="00 06" for a few.
+test-loaded: $(STAMP)
+	$(BIN)/python tools/loaded_run.py $(LESSONS)
 
 release: $(STAMP)
 	$(BIN)/compress-course release
