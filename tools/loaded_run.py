@@ -102,6 +102,15 @@ def table(rows: list[dict], factor: float) -> str:
     return "\n".join(lines)
 
 
+def write(args: argparse.Namespace, load: tuple, rows: list[dict]) -> None:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
+                    "processor": platform.processor(), "load_before": list(load)},
+        "spinners": args.spinners, "factor": args.factor,
+        "passed": all(r["verdict"] == "ok" for r in rows), "lessons": rows}, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("lessons", nargs="*", help="lesson names or number prefixes (default: all)")
@@ -145,15 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, run in (("quiet", quiet), ("loaded", loaded)):
             if not run["ok"]:
                 print(f"--- {notebook.name}, {name} run, end of output:\n{run['tail']}", flush=True)
+        write(args, load, rows)  # after every lesson, so an interrupted run keeps its numbers
 
     print()
     print(table(rows, args.factor))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
-                    "processor": platform.processor(), "load_before": list(load)},
-        "spinners": args.spinners, "factor": args.factor,
-        "passed": all(r["verdict"] == "ok" for r in rows), "lessons": rows}, indent=2) + "\n")
     print(f"written to {args.out}")
     return 0 if all(r["verdict"] == "ok" for r in rows) else 1
 
