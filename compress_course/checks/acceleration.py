@@ -1,23 +1,27 @@
 """Visible checks of lesson 05 (acceleration).
 
-``fuse_conv_bn``, ``ring_allreduce``, ``average_gradients`` (run in a real 2- or 3-process
-gloo group through ``compress_course.parallel``) and ``amp_train_step``. The helpers
-here (reference computations, the scaler spy) are shared with the hidden checks.
+``fuse_conv_bn``, ``ring_allreduce`` (its results and the message log it records),
+``average_gradients`` (run in a real 2- or 3-process gloo group through
+``compress_course.parallel``) and ``amp_train_step``. The helpers here (reference
+computations, the ring's schedule, the scaler spy) are shared with the hidden checks, and
+each check is split into the same named parts as the hidden checks' points.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
-from . import CheckFailure, call, describe, expect, visible_check
+from . import CheckFailure, call, describe, expect, part, visible_check
 
 __all__ = ["check_fuse_conv_bn", "check_ring_allreduce", "check_average_gradients",
            "check_amp_train_step", "random_conv_bn", "reference_conv_bn", "RecordingScaler",
-           "reference_amp_step", "ring_send_bound", "average_gradients_errors", "run_scenario",
-           "observe_amp_step", "launch_average_gradients"]
+           "reference_amp_step", "ring_send_bound", "ring_schedule", "ring_log_error",
+           "average_gradients_errors", "run_scenario", "observe_amp_step",
+           "launch_average_gradients"]
 
 
 # ----------------------------------------------------------------------------- fusion
@@ -80,16 +84,58 @@ def fusion_error(fuse_conv_bn, conv, bn, x) -> str | None:
     return None
 
 
+def fusion_edge_error(fuse_conv_bn) -> str | None:
+    """None when ``fuse_conv_bn`` handles the edge cases the exercise text names.
+
+    A BatchNorm left in training mode (the running statistics must still be used), a
+    float64 pair (the fused conv keeps the dtype), and a new layer that shares no storage
+    with ``conv`` and keeps its stride and padding.
+    """
+    conv, bn = random_conv_bn(3, 4, 3, stride=2, padding=1, bias=True, seed=7)
+    bn.train()
+    x = torch.randn(2, 3, 7, 7, generator=torch.Generator().manual_seed(8))
+    expected = reference_conv_bn(conv, bn, x)
+    what = "fuse_conv_bn(conv, bn with bn.training=True)"
+    fused = call(fuse_conv_bn, conv, bn)
+    if not isinstance(fused, nn.Conv2d):
+        return f"{what} returned {describe(fused)}; expected one nn.Conv2d."
+    if fused.bias is None:
+        return f"{what} returned a conv without a bias; it needs one (beta - mean * scale)."
+    if fused.stride != conv.stride or fused.padding != conv.padding:
+        return (f"{what} returned a conv with stride {fused.stride} and padding "
+                f"{fused.padding}; expected {conv.stride} and {conv.padding} like conv.")
+    if fused.weight.data_ptr() == conv.weight.data_ptr():
+        return f"{what} returned a conv that shares conv's weight tensor; return a new layer."
+    with torch.no_grad():
+        got = fused(x)
+    error = ((got - expected).abs().max() / expected.abs().max()).item()
+    if not error <= 1e-5:
+        return (f"{what} differs from bn(conv(x)) in eval mode by {error:.2e}; use "
+                "bn.running_mean and bn.running_var whatever bn's mode, never batch "
+                "statistics.")
+    conv64, bn64 = random_conv_bn(2, 3, 3, bias=False, seed=3, dtype=torch.float64)
+    x64 = torch.randn(2, 2, 7, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    fused64 = call(fuse_conv_bn, conv64, bn64)
+    if isinstance(fused64, nn.Conv2d) and fused64.weight.dtype != torch.float64:
+        return (f"fuse_conv_bn(a float64 conv, a float64 bn) returned a conv of dtype "
+                f"{fused64.weight.dtype}; expected float64, the dtype of conv.")
+    return fusion_error(fuse_conv_bn, conv64, bn64, x64)
+
+
 @visible_check
 def check_fuse_conv_bn(fuse_conv_bn) -> int:
     cases = [(3, 4, 3, 1, 1, True, 1e-5), (2, 5, 3, 1, 0, False, 1e-5),
              (4, 6, 1, 2, 0, True, 0.1), (1, 3, 5, 2, 2, False, 1e-3)]
-    for seed, (c_in, c_out, k, stride, padding, bias, eps) in enumerate(cases):
-        conv, bn = random_conv_bn(c_in, c_out, k, stride, padding, bias, eps, seed=seed)
-        x = torch.randn(2, c_in, 9, 9, generator=torch.Generator().manual_seed(seed))
-        problem = fusion_error(fuse_conv_bn, conv, bn, x)
+    with part("main property"):
+        for seed, (c_in, c_out, k, stride, padding, bias, eps) in enumerate(cases):
+            conv, bn = random_conv_bn(c_in, c_out, k, stride, padding, bias, eps, seed=seed)
+            x = torch.randn(2, c_in, 9, 9, generator=torch.Generator().manual_seed(seed))
+            problem = fusion_error(fuse_conv_bn, conv, bn, x)
+            expect(problem is None, problem or "")
+    with part("edge cases"):
+        problem = fusion_edge_error(fuse_conv_bn)
         expect(problem is None, problem or "")
-    return len(cases)
+    return len(cases) + 2
 
 
 # ------------------------------------------------------------------------ all-reduce
@@ -100,11 +146,123 @@ def ring_send_bound(numel: int, workers: int) -> int:
     return 2 * (workers - 1) * math.ceil(numel / workers)
 
 
-def ring_allreduce_error(ring_allreduce, tensors: list[torch.Tensor]) -> str | None:
-    """None when ``ring_allreduce(tensors)`` is right; else a sentence saying what is wrong."""
+def ring_schedule(workers: int) -> list[tuple[int, int, int, int]]:
+    """The ring's messages ``(step, src, dst, chunk)``, in step then sender order.
+
+    Steps ``0 .. N-2`` are the reduce-scatter (worker ``i`` sends chunk ``(i - s) mod N``),
+    steps ``N-1 .. 2N-3`` the all-gather (at its step ``s``, chunk ``(i + 1 - s) mod N``);
+    every message goes to the right neighbour ``(i + 1) mod N``.
+    """
+    n = workers
+    schedule = []
+    for step in range(2 * (n - 1)):
+        for src in range(n):
+            if step < n - 1:
+                chunk = (src - step) % n
+            else:
+                chunk = (src + 1 - (step - (n - 1))) % n
+            schedule.append((step, src, (src + 1) % n, chunk))
+    return schedule
+
+
+def expected_payload(tensors: list[torch.Tensor], step: int, src: int,
+                     chunk: int) -> torch.Tensor:
+    """What worker ``src`` sends at ``step``: in the reduce-scatter, the sum of chunk
+    ``chunk`` over workers ``src, src - 1, ..., src - step`` (its own copy after the
+    additions so far); in the all-gather, the chunk's complete sum (float64)."""
+    n = len(tensors)
+    pieces = [t.detach().flatten().double().tensor_split(n)[chunk] for t in tensors]
+    if step < n - 1:
+        return sum(pieces[(src - k) % n] for k in range(step + 1))
+    return sum(pieces)
+
+
+def _payload_close(got: torch.Tensor, expected: torch.Tensor, integer: bool) -> bool:
+    if integer:
+        return torch.equal(got.double(), expected)
+    return torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-5)
+
+
+def ring_log_error(tensors: list[torch.Tensor], log: Any, sent: Any) -> str | None:
+    """None when ``log`` (filled by ``ring_allreduce(tensors, log=log)``) records the ring's
+    messages with the right chunks and payloads, and ``sent`` is the most elements one
+    worker sent according to it; else a sentence saying what is wrong."""
+    n, numel = len(tensors), tensors[0].numel()
+    what = f"ring_allreduce({n} workers' {describe(tensors[0])}, log=[])"
+    schedule = ring_schedule(n)
+    if not isinstance(log, list):
+        return f"{what}: log came back as {describe(log)}; append to the list you were given."
+    if len(log) != len(schedule):
+        return (f"{what} appended {len(log)} records to log; expected {len(schedule)}: one per "
+                f"worker in each of the 2(N-1) = {2 * (n - 1)} steps (N - 1 reduce-scatter "
+                "steps, then N - 1 all-gather steps), empty chunks included.")
+    records = {}
+    for record in log:
+        if not (isinstance(record, (tuple, list)) and len(record) == 5
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in record[:4])
+                and isinstance(record[4], torch.Tensor)):
+            return (f"{what} logged {describe(record)}; expected a tuple (step, src, dst, "
+                    "chunk, payload) of four ints and the tensor sent.")
+        step, src = record[0], record[1]
+        if (step, src) in records:
+            return (f"{what} logged two messages from worker {src} at step {step}; each "
+                    "worker sends exactly one message per step.")
+        records[(step, src)] = record
+    integer = not tensors[0].dtype.is_floating_point
+    chunk_sizes = [c.numel() for c in torch.empty(numel).tensor_split(n)]
+    per_worker = [0] * n
+    for step, src, dst, chunk in schedule:
+        phase = "reduce-scatter" if step < n - 1 else "all-gather"
+        phase_step = step if step < n - 1 else step - (n - 1)
+        record = records.get((step, src))
+        if record is None:
+            logged_steps = sorted({s for s, _ in records})
+            return (f"{what}: no message from worker {src} at step {step} in the log (steps "
+                    f"logged: {logged_steps[:8]}); expected steps 0..{2 * n - 3}, numbered "
+                    "across both phases.")
+        _, _, got_dst, got_chunk, payload = record
+        where = f"at step {step} ({phase} step {phase_step}), worker {src}"
+        if got_dst != dst:
+            return (f"{what}: {where} sent to worker {got_dst}; in a ring every worker sends "
+                    f"only to its right neighbour (i + 1) mod N = {dst}.")
+        if got_chunk != chunk:
+            rule = "(i - s) mod N" if step < n - 1 else "(i + 1 - s) mod N"
+            return (f"{what}: {where} sent chunk {got_chunk}; the schedule sends chunk "
+                    f"{rule} = {chunk}.")
+        if payload.numel() != chunk_sizes[chunk]:
+            return (f"{what}: {where} sent {payload.numel()} elements as chunk {chunk}; "
+                    f"torch.tensor_split(flat, {n}) gives chunk {chunk} {chunk_sizes[chunk]}.")
+        expected = expected_payload(tensors, step, src, chunk)
+        if not _payload_close(payload.flatten(), expected, integer):
+            if step < n - 1:
+                owners = ", ".join(str((src - k) % n) for k in range(step + 1))
+                why = (f"the sum of chunk {chunk} over workers {owners} (its own copy plus "
+                       "what it received so far). Send a copy taken before anyone adds.")
+            else:
+                why = (f"the complete sum of chunk {chunk}: after the reduce-scatter worker "
+                       f"(c - 1) mod N = {(chunk - 1) % n} owns it, and the all-gather passes "
+                       "it on.")
+            return (f"{what}: {where} sent chunk {chunk} = {describe(payload)}; expected "
+                    f"{why}")
+        per_worker[src] += payload.numel()
+    expected_sent = max(per_worker, default=0)
+    if sent != expected_sent:
+        return (f"{what} returned elements_sent={sent!r}, but its log says the workers sent "
+                f"{per_worker} elements; expected the largest, {expected_sent}.")
+    return None
+
+
+def ring_allreduce_error(ring_allreduce, tensors: list[torch.Tensor],
+                         with_log: bool = False) -> str | None:
+    """None when ``ring_allreduce(tensors)`` is right; else a sentence saying what is wrong.
+
+    With ``with_log``, also passes ``log=[]`` and checks the messages it records
+    (``ring_log_error``).
+    """
     n, numel = len(tensors), tensors[0].numel()
     what = f"ring_allreduce({n} workers' {describe(tensors[0])})"
-    result = call(ring_allreduce, tensors)
+    log: list = []
+    result = call(ring_allreduce, tensors, log=log) if with_log else call(ring_allreduce, tensors)
     if not (isinstance(result, tuple) and len(result) == 2):
         return f"{what} returned {describe(result)}; expected a tuple (results, elements_sent)."
     outputs, sent = result
@@ -140,21 +298,43 @@ def ring_allreduce_error(ring_allreduce, tensors: list[torch.Tensor]) -> str | N
         return (f"{what} reported that each worker sent {sent} elements; a ring sends "
                 f"between 2(N-1)*floor(numel/N) = {lower} and 2(N-1)*ceil(numel/N) = {bound} "
                 f"(N - 1 chunks in the reduce-scatter, N - 1 in the all-gather).")
+    if with_log:
+        return ring_log_error(tensors, log, sent)
     return None
+
+
+def ring_inputs(workers: int, shape: tuple[int, ...], integer: bool, seed: int,
+                dtype: torch.dtype = torch.float64) -> list[torch.Tensor]:
+    """One random tensor per worker (small integers, or floats of ``dtype``)."""
+    generator = torch.Generator().manual_seed(seed)
+    if integer:
+        return [torch.randint(-50, 50, shape, generator=generator) for _ in range(workers)]
+    return [torch.randn(shape, generator=generator, dtype=dtype) for _ in range(workers)]
 
 
 @visible_check
 def check_ring_allreduce(ring_allreduce) -> int:
-    cases = [(1, (5,)), (2, (6,)), (3, (10,)), (4, (2, 3)), (5, (3,)), (8, (17,))]
-    for n, shape in cases:
-        generator = torch.Generator().manual_seed(n)
-        tensors = [torch.randint(-9, 10, shape, generator=generator) for _ in range(n)]
-        problem = ring_allreduce_error(ring_allreduce, tensors)
-        expect(problem is None, problem or "")
-    tensors = [torch.randn(7, generator=torch.Generator().manual_seed(i)) for i in range(3)]
-    problem = ring_allreduce_error(ring_allreduce, tensors)
-    expect(problem is None, problem or "")
-    return len(cases) + 1
+    cases = 0
+    with part("main property"):
+        for n, shape, integer in [(2, (6,), True), (3, (10,), True), (4, (2, 3), True),
+                                  (3, (7,), False)]:
+            problem = ring_allreduce_error(ring_allreduce, ring_inputs(n, shape, integer, n))
+            expect(problem is None, problem or "")
+            cases += 1
+    with part("ring schedule"):
+        for n, shape, integer in [(2, (6,), True), (3, (10,), True), (4, (2, 3), False),
+                                  (5, (12,), True)]:
+            problem = ring_allreduce_error(ring_allreduce, ring_inputs(n, shape, integer, n),
+                                           with_log=True)
+            expect(problem is None, problem or "")
+            cases += 1
+    with part("edge cases"):
+        for n, shape in [(1, (5,)), (5, (3,)), (8, (17,))]:
+            problem = ring_allreduce_error(ring_allreduce, ring_inputs(n, shape, True, n),
+                                           with_log=True)
+            expect(problem is None, problem or "")
+            cases += 1
+    return cases
 
 
 # ---------------------------------------------------------------- average_gradients
@@ -255,9 +435,10 @@ def launch_average_gradients(average_gradients, world_size: int, seed: int = 0) 
 @visible_check
 def check_average_gradients(average_gradients) -> int:
     world_size = 3  # not 2, so that dividing by a hard-coded 2 shows
-    results = run_average_gradients(average_gradients, world_size)
-    problem = average_gradients_errors(results, world_size)
-    expect(problem is None, problem or "")
+    with part("main property"):
+        results = run_average_gradients(average_gradients, world_size)
+        problem = average_gradients_errors(results, world_size)
+        expect(problem is None, problem or "")
     return world_size
 
 
@@ -310,9 +491,11 @@ def observe_amp_step(amp_train_step, seed: int, batch: int, features: int, class
 
     Runs where the function lives (``run_scenario``); returns plain data: the returned loss
     (or its type's name), the dtype the first Linear produced, the scaler methods called,
-    and the parameters after the step. The model starts with stale gradients.
+    whether every module was in training mode after the call, and the parameters after
+    the step. The model starts in eval mode, with stale gradients.
     """
     model, x, y, lr = amp_case(seed, batch, features, classes)
+    model.eval()  # the step must put it in training mode
     for p in model.parameters():  # stale gradients from an earlier step
         p.grad = torch.full_like(p, 3.0)
     seen_dtypes: list[str] = []
@@ -326,47 +509,107 @@ def observe_amp_step(amp_train_step, seed: int, batch: int, features: int, class
         hook.remove()
     return {"loss": loss if isinstance(loss, float) else None,
             "loss_type": type(loss).__name__, "dtypes": seen_dtypes,
-            "calls": list(scaler.calls),
+            "calls": list(scaler.calls), "training": all(m.training for m in model.modules()),
             "params": {k: v.detach().clone() for k, v in model.named_parameters()}}
 
 
-def amp_step_error(amp_train_step, seed: int, batch: int, features: int, classes: int,
-                   scaler_enabled: bool) -> str | None:
-    """None when one ``amp_train_step`` on CPU/bf16 behaves; else the reason."""
+def amp_step_problems(amp_train_step, seed: int, batch: int, features: int, classes: int,
+                      scaler_enabled: bool) -> dict[str, str | None]:
+    """One ``amp_train_step`` on CPU/bf16, judged by part.
+
+    ``"main property"``: training mode, the forward under autocast, the loss returned as a
+    float, and the parameters after exactly one step on the fresh gradient.
+    ``"loss scaling"``: ``scaler.scale(loss)`` first, then ``scaler.step`` and
+    ``scaler.update``. Each value is None when that part holds, else the reason.
+    """
     seen = run_scenario(amp_train_step, observe_amp_step, seed, batch, features, classes,
                         scaler_enabled)
     model, x, y, lr = amp_case(seed, batch, features, classes)
     expected_loss = reference_amp_step(model, x, y, lr, "cpu", torch.bfloat16)
-    what = (f"amp_train_step(MLP {features}-32-{classes}, x {tuple(x.shape)}, y, SGD, "
-            f"GradScaler(enabled={scaler_enabled}), 'cpu', torch.bfloat16)")
-    if seen["loss"] is None:
-        return f"{what} returned a {seen['loss_type']}; expected a Python float (loss.item())."
-    if seen["dtypes"][:1] != ["torch.bfloat16"]:
-        got = seen["dtypes"][0] if seen["dtypes"] else "nothing (the model was not called)"
-        return (f"{what}: the first Linear produced {got}; under torch.autocast('cpu', "
-                "dtype=torch.bfloat16) it produces torch.bfloat16. Run the forward pass inside "
-                "the autocast context.")
+    what = (f"amp_train_step(MLP {features}-32-{classes} in eval mode, x {tuple(x.shape)}, y, "
+            f"SGD, GradScaler(enabled={scaler_enabled}), 'cpu', torch.bfloat16)")
+    problems: dict[str, str | None] = {"main property": None, "loss scaling": None}
     calls = seen["calls"]
     if calls[:1] != ["scale"] or "step" not in calls or "update" not in calls:
-        return (f"{what} called the scaler's methods {calls}; expected "
-                "scaler.scale(loss).backward(), scaler.step(optimizer), scaler.update().")
-    if abs(seen["loss"] - expected_loss) > 1e-3 * max(1.0, abs(expected_loss)):
-        return (f"{what} returned loss {seen['loss']:.6g}; expected the cross-entropy "
-                f"{expected_loss:.6g}.")
-    for name, expected in model.named_parameters():
-        got = seen["params"][name]
-        if not torch.allclose(got, expected, rtol=1e-3, atol=1e-4):
-            return (f"{what}: parameter {name} after the step differs from one SGD step on the "
-                    f"fresh gradient by {(got - expected).abs().max().item():.3g}. Zero the old "
-                    "gradients first (optimizer.zero_grad()), then backward through "
+        problems["loss scaling"] = (
+            f"{what} called the scaler's methods {calls}; expected "
+            "scaler.scale(loss).backward(), scaler.step(optimizer), scaler.update().")
+    if seen["loss"] is None:
+        problems["main property"] = (f"{what} returned a {seen['loss_type']}; expected a "
+                                     "Python float (loss.item()).")
+    elif not seen["training"]:
+        problems["main property"] = (f"{what} left the model in eval mode; put it in training "
+                                     "mode first (model.train()).")
+    elif seen["dtypes"][:1] != ["torch.bfloat16"]:
+        got = seen["dtypes"][0] if seen["dtypes"] else "nothing (the model was not called)"
+        problems["main property"] = (
+            f"{what}: the first Linear produced {got}; under torch.autocast('cpu', "
+            "dtype=torch.bfloat16) it produces torch.bfloat16. Run the forward pass inside "
+            "the autocast context.")
+    elif abs(seen["loss"] - expected_loss) > 1e-3 * max(1.0, abs(expected_loss)):
+        problems["main property"] = (f"{what} returned loss {seen['loss']:.6g}; expected the "
+                                     f"cross-entropy {expected_loss:.6g}.")
+    else:
+        for name, expected in model.named_parameters():
+            got = seen["params"][name]
+            if not torch.allclose(got, expected, rtol=1e-3, atol=1e-4):
+                problems["main property"] = (
+                    f"{what}: parameter {name} after the step differs from one SGD step on "
+                    f"the fresh gradient by {(got - expected).abs().max().item():.3g}. Zero the "
+                    "old gradients first (optimizer.zero_grad()), then backward through "
                     "scaler.scale(loss) and step through scaler.step(optimizer).")
+                break
+    return problems
+
+
+def amp_step_error(amp_train_step, seed: int, batch: int, features: int, classes: int,
+                   scaler_enabled: bool) -> str | None:
+    """None when one ``amp_train_step`` on CPU/bf16 behaves in every part; else the reason."""
+    problems = amp_step_problems(amp_train_step, seed, batch, features, classes,
+                                 scaler_enabled)
+    return next((p for p in problems.values() if p is not None), None)
+
+
+def amp_inf_skip_error(amp_train_step) -> str | None:
+    """None when an enabled scaler sees an inf gradient: the step is skipped, the scale drops.
+
+    A step that bypasses ``scaler.step()`` (or never calls ``scaler.update()``) fails.
+    """
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3))
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("inf")
+    x, y = torch.randn(5, 4), torch.randint(0, 3, (5,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+    what = ("amp_train_step(a Linear with an inf weight, ..., GradScaler('cpu', init_scale=256),"
+            " 'cpu', torch.bfloat16)")
+    loss = call(amp_train_step, model, x, y, optimizer, scaler, "cpu", torch.bfloat16,
+                modifies=(0, 3, 4))
+    if not isinstance(loss, float):
+        return f"{what} returned {type(loss).__name__}; expected a Python float."
+    finite = [k for k in before if torch.isfinite(before[k]).all()]
+    changed = [k for k in finite if not torch.equal(before[k], model.state_dict()[k])]
+    if changed:
+        return (f"{what} changed parameters {changed} although the gradients hold inf; step "
+                "through scaler.step(optimizer), which skips such a step.")
+    if not scaler.get_scale() < 2.0 ** 8:
+        return (f"after {what} the scaler's scale is {scaler.get_scale()}; expected it lowered "
+                "from 256: call scaler.update() after scaler.step(optimizer).")
     return None
 
 
 @visible_check
 def check_amp_train_step(amp_train_step) -> int:
     cases = [(0, 16, 10, 4, False), (1, 9, 7, 3, True)]
-    for case in cases:
-        problem = amp_step_error(amp_train_step, *case)
+    found = [amp_step_problems(amp_train_step, *case) for case in cases]
+    with part("main property"):
+        for problems in found:
+            expect(problems["main property"] is None, problems["main property"] or "")
+    with part("loss scaling"):
+        for problems in found:
+            expect(problems["loss scaling"] is None, problems["loss scaling"] or "")
+        problem = amp_inf_skip_error(amp_train_step)
         expect(problem is None, problem or "")
-    return len(cases)
+    return len(cases) + 1
