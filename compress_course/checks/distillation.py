@@ -13,10 +13,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import call, expect, expect_value_error, visible_check
+from . import call, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_softmax_with_temperature", "check_distillation_loss", "check_distill_step",
-           "reference_distillation_loss", "tiny_teacher", "tiny_student"]
+           "reference_distillation_loss", "tiny_teacher", "tiny_student", "bn_teacher"]
 
 
 def reference_distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -40,35 +40,88 @@ def tiny_student(seed: int = 1) -> nn.Module:
     return nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4))
 
 
+def bn_teacher(seed: int = 0) -> nn.Module:
+    """A small seeded teacher 6-16-4 with BatchNorm and Dropout, in eval mode.
+
+    In train mode its dropout would change its outputs and its batch-norm would update its
+    running statistics, so a teacher left in eval mode is easy to tell from one that is not.
+    """
+    torch.manual_seed(seed)
+    teacher = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5),
+                            nn.Linear(16, 4))
+    with torch.no_grad():
+        teacher[1].running_mean.normal_()
+    return teacher.eval()
+
+
+class _ModeRecordingStudent(nn.Module):
+    """A 6-5-4 student that counts its forward passes in train and in eval mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = tiny_student()
+        self.train_forwards = self.eval_forwards = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.train_forwards += 1
+        else:
+            self.eval_forwards += 1
+        return self.body(x)
+
+
 @visible_check
 def check_softmax_with_temperature(softmax_with_temperature) -> int:
+    # The parts carry the names the hidden checks give their points to.
     cases = 0
     logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
-    for T in (1.0, 2.0, 0.5, 10.0):
-        got = call(softmax_with_temperature, logits, T)
-        expected = torch.softmax(logits / T, dim=-1)
-        expect(isinstance(got, torch.Tensor) and got.shape == logits.shape,
-               f"softmax_with_temperature(logits of shape (2, 3), T={T}) returned "
-               f"{got!r}; expected a tensor of shape (2, 3).")
-        expect(torch.allclose(got, expected, atol=1e-6),
-               f"softmax_with_temperature([[2, 1, 0], [0, 0, 3]], T={T}) returned "
-               f"{got.tolist()}; expected {expected.tolist()} (softmax of logits / T).")
-        cases += 1
-    batch = torch.randn(2, 3, 5)
-    got = call(softmax_with_temperature, batch, 3.0)
-    expect(torch.allclose(got, torch.softmax(batch / 3.0, dim=-1), atol=1e-6),
-           "softmax_with_temperature(logits of shape (2, 3, 5), T=3) is not the softmax over "
-           "the LAST dimension (use dim=-1).")
-    big = torch.tensor([[1000.0, 999.0, 0.0]])
-    got = call(softmax_with_temperature, big, 1.0)
-    expected = torch.softmax(big, dim=-1)
-    expect(torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-6),
-           f"softmax_with_temperature([[1000, 999, 0]], T=1) returned {got.tolist()}; expected "
-           f"{expected.tolist()}. exp(1000) overflows: subtract the row maximum first, or use "
-           "torch.softmax.")
-    expect_value_error(softmax_with_temperature, logits, 0.0, argument="T")
-    expect_value_error(softmax_with_temperature, logits, -1.0, argument="T")
-    return cases + 4
+    with part("main property"):
+        for T in (1.0, 2.0, 0.5, 10.0):
+            got = call(softmax_with_temperature, logits, T)
+            expected = torch.softmax(logits / T, dim=-1)
+            expect(isinstance(got, torch.Tensor) and got.shape == logits.shape,
+                   f"softmax_with_temperature(logits of shape (2, 3), T={T}) returned "
+                   f"{got!r}; expected a tensor of shape (2, 3).")
+            expect(torch.allclose(got, expected, atol=1e-6),
+                   f"softmax_with_temperature([[2, 1, 0], [0, 0, 3]], T={T}) returned "
+                   f"{got.tolist()}; expected {expected.tolist()} (softmax of logits / T).")
+            cases += 1
+        batch = torch.randn(2, 3, 5)
+        got = call(softmax_with_temperature, batch, 3.0)
+        expect(torch.allclose(got, torch.softmax(batch / 3.0, dim=-1), atol=1e-6),
+               "softmax_with_temperature(logits of shape (2, 3, 5), T=3) is not the softmax "
+               "over the LAST dimension (use dim=-1).")
+        double = logits.double()
+        got = call(softmax_with_temperature, double, 2.0)
+        expect(isinstance(got, torch.Tensor) and got.dtype == torch.float64,
+               f"softmax_with_temperature(float64 logits, T=2) returned "
+               f"{getattr(got, 'dtype', got)}; expected float64, the dtype of the logits.")
+        cases += 2
+    with part("edge cases"):
+        for big in ([[1000.0, 999.0, 0.0]], [[1e30, -1e30, 0.0]]):
+            got = call(softmax_with_temperature, torch.tensor(big), 1.0)
+            expected = torch.softmax(torch.tensor(big), dim=-1)
+            expect(torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-6),
+                   f"softmax_with_temperature({big}, T=1) returned {got.tolist()}; expected "
+                   f"{expected.tolist()}. exp(1000) overflows: subtract the row maximum first, "
+                   "or use torch.softmax.")
+        cold = call(softmax_with_temperature, torch.tensor([[3.0, 1.0, 2.0]]), 1e-4)
+        expect(torch.allclose(cold, torch.tensor([[1.0, 0.0, 0.0]]), atol=1e-6),
+               f"softmax_with_temperature([[3, 1, 2]], T=1e-4) returned {cold.tolist()}; "
+               "expected one-hot on the largest logit (T -> 0), with no inf or nan.")
+        line = torch.tensor([0.0, 1.0, 2.0])
+        got = call(softmax_with_temperature, line, 2.0)
+        expected = torch.softmax(line / 2, dim=0)
+        expect(isinstance(got, torch.Tensor) and got.shape == (3,)
+               and torch.allclose(got, expected, atol=1e-6),
+               f"softmax_with_temperature([0, 1, 2] (a 1-D tensor), T=2) returned {got!r}; "
+               f"expected {expected.tolist()}.")
+        cases += 4
+    with part("errors"):
+        expect_value_error(softmax_with_temperature, logits, 0.0, argument="T")
+        expect_value_error(softmax_with_temperature, logits, -1.0, argument="T")
+        cases += 2
+    return cases
 
 
 @visible_check
@@ -77,72 +130,118 @@ def check_distillation_loss(distillation_loss) -> int:
     student, teacher = torch.randn(8, 10), 3 * torch.randn(8, 10)
     labels = torch.randint(0, 10, (8,))
     cases = 0
-    for T, alpha in [(1.0, 0.5), (4.0, 0.9), (2.0, 0.0), (8.0, 1.0)]:
-        got = call(distillation_loss, student, teacher, labels, T, alpha)
-        expected = reference_distillation_loss(student, teacher, labels, T, alpha)
-        expect(isinstance(got, torch.Tensor) and got.dim() == 0,
-               f"distillation_loss(T={T}, alpha={alpha}) returned {got!r}; expected a scalar "
-               "(0-dimensional) tensor.")
-        if alpha == 0.0:
-            hint = "with alpha=0 it is just cross_entropy(student_logits, labels), no T."
-        elif alpha == 1.0:
-            hint = ("with alpha=1 it is T**2 * KL(p_teacher || p_student), both softened by T, "
-                    "KL averaged over the batch (reduction='batchmean').")
-        else:
-            hint = ("alpha * T**2 * KL(p_teacher_T || p_student_T) (batch mean) + (1 - alpha) * "
-                    "cross_entropy(student_logits, labels).")
-        expect(torch.allclose(got, expected, rtol=1e-5, atol=1e-6),
-               f"distillation_loss(random logits [8, 10], T={T}, alpha={alpha}) returned "
-               f"{got.item():.6g}; expected {expected.item():.6g}: {hint}")
+    with part("main property"):
+        for T, alpha in [(1.0, 0.5), (4.0, 0.9), (2.0, 0.0), (8.0, 1.0)]:
+            got = call(distillation_loss, student, teacher, labels, T, alpha)
+            expected = reference_distillation_loss(student, teacher, labels, T, alpha)
+            expect(isinstance(got, torch.Tensor) and got.dim() == 0,
+                   f"distillation_loss(T={T}, alpha={alpha}) returned {got!r}; expected a "
+                   "scalar (0-dimensional) tensor.")
+            if alpha == 0.0:
+                hint = "with alpha=0 it is just cross_entropy(student_logits, labels), no T."
+            elif alpha == 1.0:
+                hint = ("with alpha=1 it is T**2 * KL(p_teacher || p_student), both softened "
+                        "by T, KL averaged over the batch (reduction='batchmean').")
+            else:
+                hint = ("alpha * T**2 * KL(p_teacher_T || p_student_T) (batch mean) + "
+                        "(1 - alpha) * cross_entropy(student_logits, labels).")
+            expect(torch.allclose(got, expected, rtol=1e-5, atol=1e-6),
+                   f"distillation_loss(random logits [8, 10], T={T}, alpha={alpha}) returned "
+                   f"{got.item():.6g}; expected {expected.item():.6g}: {hint}")
+            cases += 1
+        same = call(distillation_loss, teacher, teacher, labels, 4.0, 1.0)
+        expect(abs(same.item()) < 1e-5,
+               f"distillation_loss(student_logits == teacher_logits, T=4, alpha=1) returned "
+               f"{same.item():.3g}; expected 0: the KL divergence of a distribution from "
+               "itself is 0.")
         cases += 1
-    same = call(distillation_loss, teacher, teacher, labels, 4.0, 1.0)
-    expect(abs(same.item()) < 1e-5,
-           f"distillation_loss(student_logits == teacher_logits, T=4, alpha=1) returned "
-           f"{same.item():.3g}; expected 0: the KL divergence of a distribution from itself is 0.")
-    student_leaf = student.clone().requires_grad_(True)
-    teacher_leaf = teacher.clone().requires_grad_(True)
-    loss = call(distillation_loss, student_leaf, teacher_leaf, labels, 4.0, 0.5)
-    expect(loss.requires_grad, "distillation_loss returned a tensor without a gradient: the "
-           "student's logits must stay in the graph (don't detach them).")
-    loss.backward()
-    expect(teacher_leaf.grad is None or not teacher_leaf.grad.abs().any(),
-           "distillation_loss let a gradient reach teacher_logits; detach them (the teacher is "
-           "fixed, only the student learns).")
-    expect_value_error(distillation_loss, student, teacher, labels, 0.0, 0.5, argument="T")
-    expect_value_error(distillation_loss, student, teacher, labels, 2.0, 1.5, argument="alpha")
-    return cases + 4
+    with part("gradients"):
+        student_leaf = student.clone().requires_grad_(True)
+        teacher_leaf = teacher.clone().requires_grad_(True)
+        loss = call(distillation_loss, student_leaf, teacher_leaf, labels, 4.0, 0.5)
+        expect(isinstance(loss, torch.Tensor) and loss.requires_grad,
+               "distillation_loss returned a tensor without a gradient: the student's logits "
+               "must stay in the graph (don't detach them).")
+        loss.backward()
+        expect(teacher_leaf.grad is None or not teacher_leaf.grad.abs().any(),
+               "distillation_loss let a gradient reach teacher_logits; detach them (the "
+               "teacher is fixed, only the student learns).")
+        reference_leaf = student.clone().requires_grad_(True)
+        reference_distillation_loss(reference_leaf, teacher, labels, 4.0, 0.5).backward()
+        expect(student_leaf.grad is not None and torch.allclose(
+                   student_leaf.grad, reference_leaf.grad, rtol=1e-4, atol=1e-6),
+               "distillation_loss(T=4, alpha=0.5): the gradient with respect to student_logits "
+               "differs from the reference loss's gradient.")
+        cases += 1
+    with part("errors"):
+        expect_value_error(distillation_loss, student, teacher, labels, 0.0, 0.5, argument="T")
+        expect_value_error(distillation_loss, student, teacher, labels, 2.0, 1.5,
+                           argument="alpha")
+        expect_value_error(distillation_loss, student, teacher, labels, 2.0, -0.1,
+                           argument="alpha")
+        cases += 3
+    return cases
 
 
 @visible_check
 def check_distill_step(distill_step) -> int:
-    teacher, student = tiny_teacher(), tiny_student()
     torch.manual_seed(2)
     x, y = torch.randn(12, 6), torch.randint(0, 4, (12,))
-    student.eval()  # distill_step must put it in train mode itself
-    reference = copy.deepcopy(student)
-    optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
-    teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
-    loss = call(distill_step, student, teacher, x, y, optimizer, 2.0, 0.7, modifies=(0, 1))
-    expect(isinstance(loss, float),
-           f"distill_step returned {loss!r} of type {type(loss).__name__}; expected a Python "
-           "float (use loss.item()).")
-    with torch.no_grad():
-        teacher_logits = teacher(x)
-    expected_loss = reference_distillation_loss(reference(x), teacher_logits, y, 2.0, 0.7)
-    expect(abs(loss - expected_loss.item()) < 1e-5,
-           f"distill_step returned {loss:.6g}; expected {expected_loss.item():.6g}, the "
-           "distillation loss of the student BEFORE the step (teacher in eval mode).")
-    expect(student.training, "after distill_step the student is in eval mode; call "
-           "student.train() before its forward pass.")
-    expect(not teacher.training, "distill_step put the teacher in train mode; it must stay in "
-           "eval mode (its dropout or batch-norm would change its soft targets).")
-    expect(all(torch.equal(teacher_before[k], v) for k, v in teacher.state_dict().items()),
-           "distill_step changed the teacher's parameters; only the student learns.")
-    expect(all(p.grad is None for p in teacher.parameters()),
-           "distill_step left gradients on the teacher's parameters; compute the teacher's "
-           "logits under torch.no_grad().")
-    changed = any(not torch.equal(a, b) for a, b in
-                  zip(student.parameters(), reference.parameters(), strict=True))
-    expect(changed, "distill_step did not change the student's parameters; call "
-           "loss.backward() and optimizer.step().")
-    return 7
+    with part("main property"):
+        teacher, student = tiny_teacher(), tiny_student()
+        reference = copy.deepcopy(student).train()
+        optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+        reference_optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+        with torch.no_grad():
+            teacher_logits = teacher(x)
+        for p in student.parameters():  # stale gradients from an earlier backward
+            p.grad = torch.ones_like(p)
+        for step in (1, 2):
+            loss = call(distill_step, student, teacher, x, y, optimizer, 2.0, 0.7,
+                        modifies=(0, 1))
+            expect(isinstance(loss, float),
+                   f"distill_step returned {loss!r} of type {type(loss).__name__}; expected a "
+                   "Python float (use loss.item()).")
+            reference_optimizer.zero_grad()
+            expected = reference_distillation_loss(reference(x), teacher_logits, y, 2.0, 0.7)
+            expected.backward()
+            reference_optimizer.step()
+            expect(abs(loss - expected.item()) < 1e-5,
+                   f"distill_step call {step} returned {loss:.6g}; expected "
+                   f"{expected.item():.6g}, the distillation loss of the student BEFORE the "
+                   "step, with the teacher's logits from the teacher in eval mode.")
+            expect(all(torch.allclose(p, q, rtol=1e-5, atol=1e-6) for p, q in
+                       zip(student.parameters(), reference.parameters(), strict=True)),
+                   f"after distill_step call {step} the student's parameters differ from one "
+                   "SGD step on the distillation loss (the student came with stale gradients): "
+                   "zero the gradients, backward, then optimizer.step(), once per call.")
+    with part("teacher untouched"):
+        teacher, student = bn_teacher(), tiny_student()
+        teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
+        optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+        call(distill_step, student, teacher, x, y, optimizer, 2.0, 0.7, modifies=(0, 1))
+        expect(not teacher.training and all(not m.training for m in teacher.modules()),
+               "distill_step put the teacher (or one of its layers) in train mode; it is "
+               "passed in eval mode and must stay so (its dropout and batch-norm would change "
+               "its soft targets).")
+        changed = [k for k, v in teacher.state_dict().items()
+                   if not torch.equal(teacher_before[k], v)]
+        expect(not changed, f"distill_step changed the teacher's {changed}; only the student "
+               "learns (and the teacher's batch-norm statistics must not move).")
+        expect(all(p.grad is None for p in teacher.parameters()),
+               "distill_step left gradients on the teacher's parameters; compute the teacher's "
+               "logits under torch.no_grad().")
+        expect(all(p.requires_grad for p in teacher.parameters()),
+               "distill_step changed requires_grad of the teacher's parameters; leave them "
+               "as they are and use torch.no_grad() instead.")
+    with part("student in train mode"):
+        teacher, student = tiny_teacher(), _ModeRecordingStudent()
+        student.eval()  # distill_step must put it in train mode itself
+        optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+        call(distill_step, student, teacher, x, y, optimizer, 2.0, 0.7, modifies=(0, 1))
+        expect(student.training and student.train_forwards >= 1 and student.eval_forwards == 0,
+               f"distill_step on a student passed in eval mode ran {student.train_forwards} "
+               f"forward pass(es) in train mode and {student.eval_forwards} in eval mode, and "
+               f"left it in {'train' if student.training else 'eval'} mode; call "
+               "student.train() before its forward pass.")
+    return 4

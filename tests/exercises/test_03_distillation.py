@@ -46,7 +46,7 @@ def tolerance(dtype):
 
 # ----------------------------------------------------------------- softmax_with_temperature
 
-@pytest.mark.exercise("softmax_with_temperature", points=2)
+@pytest.mark.exercise("softmax_with_temperature", points=2, check="main property", weight=2)
 @settings(max_examples=60, phases=NO_SHRINK)
 @given(shape=shapes, T=temperatures, dtype=dtypes, scale=scales, seed=st.integers(0, 10**6))
 def test_softmax_with_temperature_matches_torch(nb, shape, T, dtype, scale, seed):
@@ -67,7 +67,7 @@ def test_softmax_with_temperature_matches_torch(nb, shape, T, dtype, scale, seed
         f"{(got - expected).abs().max().item():.3g}.")
 
 
-@pytest.mark.exercise("softmax_with_temperature", points=2)
+@pytest.mark.exercise("softmax_with_temperature", points=2, check="edge cases", weight=1)
 def test_softmax_with_temperature_large_logits_and_limits(nb):
     for big in ([1000.0, 999.0, 0.0], [1e30, -1e30, 0.0], [-1000.0, -1001.0, -1002.0]):
         logits = torch.tensor([big])
@@ -98,7 +98,7 @@ def test_softmax_with_temperature_large_logits_and_limits(nb):
         "runs over the LAST dimension (classes), each row sums to 1.")
 
 
-@pytest.mark.exercise("softmax_with_temperature", points=2)
+@pytest.mark.exercise("softmax_with_temperature", points=2, check="errors", weight=1)
 def test_softmax_with_temperature_rejects_bad_T(nb):
     for T in (0.0, -0.5, -3.0):
         expect_value_error(nb.softmax_with_temperature, torch.randn(2, 3), T, argument="T")
@@ -120,7 +120,7 @@ def logits_pair(batch, classes, seed, teacher_scale=3.0):
     return student, teacher, labels
 
 
-@pytest.mark.exercise("distillation_loss", points=4)
+@pytest.mark.exercise("distillation_loss", points=4, check="main property", weight=3)
 @settings(max_examples=60, phases=NO_SHRINK)
 @given(batch=batch_sizes, classes=class_counts, T=loss_temperatures, alpha=alphas,
        seed=st.integers(0, 10**6))
@@ -138,7 +138,7 @@ def test_distillation_loss_matches_reference(nb, batch, classes, T, alpha, seed)
         "(1 - alpha) * F.cross_entropy(student, labels).")
 
 
-@pytest.mark.exercise("distillation_loss", points=4)
+@pytest.mark.exercise("distillation_loss", points=4, check="main property", weight=3)
 @settings(max_examples=10, phases=NO_SHRINK)
 @given(batch=batch_sizes, classes=class_counts, seed=st.integers(0, 10**6))
 def test_distillation_loss_scales_as_T_squared(nb, batch, classes, seed):
@@ -155,7 +155,7 @@ def test_distillation_loss_scales_as_T_squared(nb, batch, classes, seed):
             f"softened distributions; expected T**2 = {T**2:g}.")
 
 
-@pytest.mark.exercise("distillation_loss", points=4)
+@pytest.mark.exercise("distillation_loss", points=4, check="main property", weight=3)
 @settings(max_examples=15, phases=NO_SHRINK)
 @given(batch=batch_sizes, classes=class_counts, T=loss_temperatures, seed=st.integers(0, 10**6))
 def test_distillation_loss_alpha_limits(nb, batch, classes, T, seed):
@@ -186,7 +186,7 @@ def test_distillation_loss_alpha_limits(nb, batch, classes, T, seed):
         f"{shifted.item():.3g}; expected 0: adding a constant to logits leaves softmax unchanged.")
 
 
-@pytest.mark.exercise("distillation_loss", points=4)
+@pytest.mark.exercise("distillation_loss", points=4, check="gradients", weight=1)
 @settings(max_examples=20, phases=NO_SHRINK)
 @given(T=loss_temperatures, alpha=st.sampled_from([0.3, 0.5, 0.9, 1.0]), seed=st.integers(0, 10**6))
 def test_distillation_loss_gradients(nb, T, alpha, seed):
@@ -206,7 +206,7 @@ def test_distillation_loss_gradients(nb, T, alpha, seed):
         "from the reference's.")
 
 
-@pytest.mark.exercise("distillation_loss", points=4)
+@pytest.mark.exercise("distillation_loss", points=4, check="errors", weight=1)
 def test_distillation_loss_rejects_bad_arguments(nb):
     student, teacher, labels = logits_pair(4, 3, 0)
     for T in (0.0, -1.0):
@@ -288,7 +288,7 @@ def reference_steps(student, teacher, x, y, lr, T, alpha, steps):
     return twin, losses
 
 
-@pytest.mark.exercise("distill_step", points=3)
+@pytest.mark.exercise("distill_step", points=3, check="main property", weight=2)
 @settings(max_examples=20, phases=NO_SHRINK)
 @given(batch=st.integers(1, 16), T=loss_temperatures, alpha=alphas, seed=st.integers(0, 10**6),
        steps=st.integers(1, 3), stale=st.booleans())
@@ -321,7 +321,7 @@ def test_distill_step_matches_reference_sgd_steps(nb, batch, T, alpha, seed, ste
             "gradients, backward, then optimizer.step() once per call.")
 
 
-@pytest.mark.exercise("distill_step", points=3)
+@pytest.mark.exercise("distill_step", points=3, check="teacher untouched", weight=1)
 @settings(max_examples=10, phases=NO_SHRINK)
 @given(seed=st.integers(0, 10**6))
 def test_distill_step_leaves_teacher_untouched(nb, seed):
@@ -356,7 +356,7 @@ def test_distill_step_leaves_teacher_untouched(nb, seed):
         "come from the teacher in eval mode.")
 
 
-@pytest.mark.exercise("distill_step", points=3)
+@pytest.mark.exercise("distill_step", points=3, check="student in train mode", weight=1)
 def test_distill_step_trains_the_student_in_train_mode(nb):
     teacher = tiny_teacher(3)
     torch.manual_seed(4)
