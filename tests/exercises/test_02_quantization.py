@@ -65,7 +65,7 @@ ranges = st.sampled_from([(-1.0, 1.0), (-3.0, 0.5), (0.2, 4.0), (-7.0, -0.1), (-
 
 # ---------------------------------------------------------------- affine_qparams
 
-@pytest.mark.exercise("affine_qparams", points=2)
+@pytest.mark.exercise("affine_qparams", points=2, check="main property", weight=2)
 @settings(max_examples=60)
 @given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16))
 def test_affine_qparams_matches_reference(nb, seed, shape, value_range, bits):
@@ -98,7 +98,7 @@ def test_affine_qparams_matches_reference(nb, seed, shape, value_range, bits):
         f"than half a step ({scale / 2:.4g}): the range does not cover x.")
 
 
-@pytest.mark.exercise("affine_qparams", points=2)
+@pytest.mark.exercise("affine_qparams", points=2, check="edge cases", weight=1)
 @pytest.mark.parametrize("value", [0.0, 3.5, -2.25, 1e-6])
 @pytest.mark.parametrize("bits", [1, 4, 8, 16])
 def test_affine_qparams_constant_tensors_and_zero(nb, value, bits):
@@ -122,7 +122,7 @@ def test_affine_qparams_constant_tensors_and_zero(nb, value, bits):
         f"0.0 comes back as {zero.item()}: 0.0 must be exactly representable.")
 
 
-@pytest.mark.exercise("affine_qparams", points=2)
+@pytest.mark.exercise("affine_qparams", points=2, check="errors", weight=1)
 def test_affine_qparams_rejects_bad_bits(nb):
     for bits in (0, -3):
         expect_value_error(nb.affine_qparams, torch.randn(5), bits, argument="bits")
@@ -130,7 +130,7 @@ def test_affine_qparams_rejects_bad_bits(nb):
 
 # ---------------------------------------------------------------- quantize
 
-@pytest.mark.exercise("quantize", points=2)
+@pytest.mark.exercise("quantize", points=2, check="main property", weight=2)
 @settings(max_examples=80)
 @given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16),
        dtype=st.sampled_from([torch.float32, torch.float64]),
@@ -161,7 +161,7 @@ def test_quantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bits
         "zero point.")
 
 
-@pytest.mark.exercise("quantize", points=2)
+@pytest.mark.exercise("quantize", points=2, check="edge cases", weight=1)
 def test_quantize_rounds_half_to_even_and_clamps(nb):
     ties = torch.tensor([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5])
     got = call(nb.quantize, ties, 1.0, 10, 8)
@@ -179,7 +179,7 @@ def test_quantize_rounds_half_to_even_and_clamps(nb):
         "expected [0, 1, 1] (1 bit: q in {0, 1}).")
 
 
-@pytest.mark.exercise("quantize", points=2)
+@pytest.mark.exercise("quantize", points=2, check="errors", weight=1)
 def test_quantize_rejects_bad_arguments(nb):
     x = torch.randn(4)
     expect_value_error(nb.quantize, x, 0.1, 0, 0, argument="bits")
@@ -189,7 +189,7 @@ def test_quantize_rejects_bad_arguments(nb):
 
 # ---------------------------------------------------------------- dequantize
 
-@pytest.mark.exercise("dequantize", points=1)
+@pytest.mark.exercise("dequantize", points=1, check="main property", weight=1)
 @settings(max_examples=50)
 @given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16))
 def test_dequantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bits):
@@ -211,7 +211,7 @@ def test_dequantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bi
         f"scale={scale:.6g}, zero_point={zero_point}, bits={bits}.")
 
 
-@pytest.mark.exercise("dequantize", points=1)
+@pytest.mark.exercise("dequantize", points=1, check="storage dtypes", weight=1)
 def test_dequantize_storage_dtypes_and_zero(nb):
     stored = torch.tensor([0, 1, 127, 128, 255], dtype=torch.uint8)
     got = call(nb.dequantize, stored, 0.5, 200)
@@ -235,7 +235,8 @@ weight_shapes = st.one_of(
     st.tuples(st.integers(1, 10)))
 
 
-@pytest.mark.exercise("symmetric_per_channel_quantize", points=2)
+@pytest.mark.exercise("symmetric_per_channel_quantize", points=2, check="main property",
+                      weight=2)
 @settings(max_examples=80)
 @given(seed=seeds, shape=weight_shapes, bits=st.integers(2, 16),
        zero_rows=st.lists(st.booleans(), min_size=1, max_size=3))
@@ -284,14 +285,20 @@ def test_symmetric_per_channel_matches_reference(nb, seed, shape, bits, zero_row
         "symmetric_per_channel_quantize: some q * scale_c is more than half a step from w.")
 
 
-@pytest.mark.exercise("symmetric_per_channel_quantize", points=2)
-def test_symmetric_per_channel_outlier_channel_and_errors(nb):
+@pytest.mark.exercise("symmetric_per_channel_quantize", points=2, check="main property",
+                      weight=2)
+def test_symmetric_per_channel_outlier_channel(nb):
     w = torch.tensor([[0.012, -0.02, 0.013], [50.0, -10.0, 3.0]])
     q, scales = call(nb.symmetric_per_channel_quantize, w, 8)
     assert q[0].tolist() == [76, -127, 83], (
         f"symmetric_per_channel_quantize([[0.012, -0.02, 0.013], [50, -10, 3]], bits=8) returned "
         f"row 0 = {q[0].tolist()}; expected [76, -127, 83]: the small channel gets its own scale "
         "0.02 / 127, unaffected by the large one.")
+
+
+@pytest.mark.exercise("symmetric_per_channel_quantize", points=2, check="errors", weight=1)
+def test_symmetric_per_channel_rejects_bad_bits(nb):
+    w = torch.tensor([[0.012, -0.02, 0.013], [50.0, -10.0, 3.0]])
     for bits in (1, 0):
         expect_value_error(nb.symmetric_per_channel_quantize, w, bits, argument="bits")
 
@@ -314,7 +321,7 @@ def squared_error_to_nearest(values, codebook):
     return ((values.double()[..., None] - codebook.double()).abs().amin(-1) ** 2).sum().item()
 
 
-@pytest.mark.exercise("kmeans_quantize", points=3)
+@pytest.mark.exercise("kmeans_quantize", points=3, check="main property", weight=2)
 @settings(max_examples=50)
 @given(seed=seeds, shape=shapes, bits=st.integers(1, 5), iters=st.integers(0, 12),
        heavy_tail=st.booleans())
@@ -338,7 +345,9 @@ def test_kmeans_never_worse_than_linear_codebook(nb, seed, shape, bits, iters, h
             f"kmeans_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned labels "
             f"{describe(labels)}; expected integers in [0, {k}) of w's shape.")
     rebuilt = codebook[labels.long()]
-    assert rebuilt.unique().numel() <= k
+    assert rebuilt.unique().numel() <= k, (
+        f"kmeans_quantize(w, bits={bits}) rebuilds w with {rebuilt.unique().numel()} distinct "
+        f"values; expected at most 2**bits = {k}.")
     error = ((rebuilt.double() - w.double()) ** 2).sum().item()
     initial = torch.linspace(w.min().item(), w.max().item(), k)
     initial_error = squared_error_to_nearest(w, initial)
@@ -351,7 +360,7 @@ def test_kmeans_never_worse_than_linear_codebook(nb, seed, shape, bits, iters, h
         "centroid nearest its weight in the returned codebook.")
 
 
-@pytest.mark.exercise("kmeans_quantize", points=3)
+@pytest.mark.exercise("kmeans_quantize", points=3, check="main property", weight=2)
 @pytest.mark.parametrize("bits,iters", [(1, 1), (2, 0), (2, 3), (3, 1), (3, 5), (4, 2)])
 def test_kmeans_follows_lloyd(nb, bits, iters):
     w = torch.randn(40, 25, generator=torch.Generator().manual_seed(bits * 10 + iters))
@@ -365,7 +374,7 @@ def test_kmeans_follows_lloyd(nb, bits, iters):
         "to w.max(), then iters rounds of assign-to-nearest and move-to-mean).")
 
 
-@pytest.mark.exercise("kmeans_quantize", points=3)
+@pytest.mark.exercise("kmeans_quantize", points=3, check="edge cases", weight=1)
 def test_kmeans_edge_cases(nb):
     lonely = torch.tensor([0.0, 0.0, 0.0, 9.0, 9.0])
     codebook, labels = call(nb.kmeans_quantize, lonely, 2, iters=4)
@@ -379,7 +388,13 @@ def test_kmeans_edge_cases(nb):
         "expected finite centroids that rebuild the tensor exactly.")
     single = torch.tensor([[0.7]])
     codebook, labels = call(nb.kmeans_quantize, single, 1)
-    assert labels.shape == (1, 1) and codebook[labels.long()].item() == pytest.approx(0.7)
+    assert labels.shape == (1, 1) and codebook[labels.long()].item() == pytest.approx(0.7), (
+        f"kmeans_quantize([[0.7]], bits=1) returned codebook {codebook.tolist()} and labels "
+        f"{labels.tolist()}; expected labels of shape (1, 1) that rebuild 0.7.")
+
+
+@pytest.mark.exercise("kmeans_quantize", points=3, check="errors", weight=1)
+def test_kmeans_rejects_bad_arguments(nb):
     w = torch.randn(7)
     expect_value_error(nb.kmeans_quantize, w, 0, argument="bits")
     expect_value_error(nb.kmeans_quantize, w, 2, iters=-1, argument="iters")
@@ -404,33 +419,43 @@ def jacobian_scenario(fake_quantize, x, scale, zero_point, bits):
         lambda t: fake_quantize(t, scale, zero_point, bits), x)
 
 
-@pytest.mark.exercise("fake_quantize", points=3)
-@settings(max_examples=60)
-@given(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16),
-       stretch=st.sampled_from([1.0, 0.5]))
-def test_fake_quantize_forward_and_straight_through_gradient(nb, seed, shape, value_range, bits,
-                                                             stretch):
-    x0 = tensor_from(seed, shape, *value_range)
-    scale, zero_point = ref_qparams(x0, bits)
-    scale *= stretch
-    upstream = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
-    y, has_grad_fn, grad = nb.fake_quantize.run_with(backward_scenario, x0, scale, zero_point,
-                                                     bits, upstream)
-    x = x0
+fake_quantize_inputs = dict(seed=seeds, shape=shapes, value_range=ranges, bits=st.integers(1, 16),
+                            stretch=st.sampled_from([1.0, 0.5]))
+
+@pytest.mark.exercise("fake_quantize", points=3, check="forward", weight=1)
+@settings(max_examples=40)
+@given(**fake_quantize_inputs)
+def test_fake_quantize_forward(nb, seed, shape, value_range, bits, stretch):
+    x = tensor_from(seed, shape, *value_range)
+    scale, zero_point = ref_qparams(x, bits)
+    scale *= stretch  # 0.5: some values lie outside the representable range and clip
+    y = call(nb.fake_quantize, x, scale, zero_point, bits)
     assert isinstance(y, torch.Tensor) and y.shape == x.shape and y.is_floating_point(), (
         f"fake_quantize(x of shape {tuple(x.shape)}, ...) returned {describe(y)}; expected a float "
         "tensor of x's shape.")
-    reference = torch.fake_quantize_per_tensor_affine(x0, scale, zero_point, 0, 2**bits - 1)
-    settled = ~near_tie(x0, scale)
+    reference = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0, 2**bits - 1)
+    settled = ~near_tie(x, scale)
     assert torch.allclose(y.detach()[settled].float(), reference[settled], rtol=1e-6, atol=1e-30), (
-        f"fake_quantize(x in [{x0.min():.4g}, {x0.max():.4g}], scale={scale:.6g}, "
+        f"fake_quantize(x in [{x.min():.4g}, {x.max():.4g}], scale={scale:.6g}, "
         f"zero_point={zero_point}, bits={bits}) differs from torch.fake_quantize_per_tensor_affine "
         "in the forward pass: it should equal dequantize(quantize(x)).")
+
+
+@pytest.mark.exercise("fake_quantize", points=3, check="straight-through gradient", weight=2)
+@settings(max_examples=40)
+@given(**fake_quantize_inputs)
+def test_fake_quantize_straight_through_gradient(nb, seed, shape, value_range, bits, stretch):
+    x = tensor_from(seed, shape, *value_range)
+    scale, zero_point = ref_qparams(x, bits)
+    scale *= stretch  # 0.5: some values lie outside the representable range
+    upstream = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
+    _, has_grad_fn, grad = nb.fake_quantize.run_with(backward_scenario, x, scale, zero_point,
+                                                     bits, upstream)
     assert has_grad_fn, (
         "fake_quantize(x with requires_grad=True, ...) returned a tensor that does not require a "
         "gradient: the straight-through estimator must let gradients reach x.")
     low, high = (0 - zero_point) * scale, (2**bits - 1 - zero_point) * scale
-    inside = (x0 >= low) & (x0 <= high)
+    inside = (x >= low) & (x <= high)
     expected_grad = torch.where(inside, upstream, torch.zeros_like(upstream))
     assert grad is not None and torch.equal(grad, expected_grad), (
         f"fake_quantize(x, scale={scale:.6g}, zero_point={zero_point}, bits={bits}): the gradient "
@@ -439,7 +464,7 @@ def test_fake_quantize_forward_and_straight_through_gradient(nb, seed, shape, va
         f"{'all' if grad is None else int((grad != expected_grad).sum())} positions.")
 
 
-@pytest.mark.exercise("fake_quantize", points=3)
+@pytest.mark.exercise("fake_quantize", points=3, check="straight-through gradient", weight=2)
 def test_fake_quantize_jacobian_is_diagonal_mask(nb):
     scale, zero_point, bits = 0.5, 2, 3  # representable range [-1.0, 2.5]
     x = torch.tensor([-3.0, -1.0, -1.1, -0.2, 0.0, 1.3, 2.5, 2.6, 2.74, 10.0])
@@ -450,20 +475,20 @@ def test_fake_quantize_jacobian_is_diagonal_mask(nb):
         f"{torch.diagonal(jacobian).tolist()}; expected {torch.diagonal(expected).tolist()}: "
         "1 inside [-1.0, 2.5] (ends included), 0 outside, and nothing off the diagonal. Values in "
         "(2.5, 2.75) still round into range but are outside it, so their gradient is 0.")
-
-
-@pytest.mark.exercise("fake_quantize", points=3)
-def test_fake_quantize_without_grad_and_inputs_untouched(nb):
-    x = torch.tensor([0.1, 0.2, -0.4])
-    got = call(nb.fake_quantize, x, 0.125, 4, 4)
-    assert torch.equal(got.float(), torch.tensor([0.125, 0.25, -0.375])), (
-        f"fake_quantize([0.1, 0.2, -0.4], scale=0.125, zero_point=4, bits=4) returned "
-        f"{describe(got)}; expected [0.125, 0.25, -0.375].")
     _, _, grad = nb.fake_quantize.run_with(backward_scenario, torch.tensor([0.3, 5.0]), 0.25, 0, 2,
                                            torch.ones(2))
     assert grad is not None and grad.tolist() == [1.0, 0.0], (
         f"fake_quantize([0.3, 5.0], scale=0.25, zero_point=0, bits=2) gave gradient "
         f"{None if grad is None else grad.tolist()}; expected [1.0, 0.0].")
+
+
+@pytest.mark.exercise("fake_quantize", points=3, check="forward", weight=1)
+def test_fake_quantize_without_grad_and_inputs_untouched(nb):
+    x = torch.tensor([0.1, 0.2, -0.4])
+    got = call(nb.fake_quantize, x, 0.125, 4, 4)
+    assert isinstance(got, torch.Tensor) and torch.equal(got.float(), torch.tensor([0.125, 0.25, -0.375])), (
+        f"fake_quantize([0.1, 0.2, -0.4] without requires_grad, scale=0.125, zero_point=4, "
+        f"bits=4) returned {describe(got)}; expected [0.125, 0.25, -0.375].")
 
 
 # ---------------------------------------------------------------- quantized_linear
@@ -492,7 +517,7 @@ def random_layer_case(seed, batch, n_in, n_out, bits, with_bias):
     return q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp
 
 
-@pytest.mark.exercise("quantized_linear", points=3)
+@pytest.mark.exercise("quantized_linear", points=3, check="main property", weight=2)
 @settings(max_examples=60)
 @given(seed=seeds, batch=st.integers(1, 8), n_in=st.integers(1, 300), n_out=st.integers(1, 40),
        bits=st.sampled_from([8, 8, 6, 4]), with_bias=st.booleans(), storage=st.booleans())
@@ -517,7 +542,7 @@ def test_quantized_linear_within_one_step(nb, seed, batch, n_in, n_out, bits, wi
         + (" The inputs were uint8/int8: widen them to int32 before arithmetic." if storage else ""))
 
 
-@pytest.mark.exercise("quantized_linear", points=3)
+@pytest.mark.exercise("quantized_linear", points=3, check="int32 accumulation", weight=1)
 @pytest.mark.parametrize("sign", [1, -1])
 def test_quantized_linear_accumulates_without_overflow(nb, sign):
     n_in = 8192  # 8192 * 255 * 127 = 265,330,560: needs int32, overflows int16
@@ -537,8 +562,8 @@ def test_quantized_linear_accumulates_without_overflow(nb, sign):
         f"{n_in} * 255 * 127 needs an int32 (or int64) accumulator — widen the inputs first.")
 
 
-@pytest.mark.exercise("quantized_linear", points=3)
-def test_quantized_linear_zero_points_bias_and_errors(nb):
+@pytest.mark.exercise("quantized_linear", points=3, check="main property", weight=2)
+def test_quantized_linear_zero_points_and_bias(nb):
     q_x = torch.tensor([[3, 0, 1]], dtype=torch.int32)
     q_w = torch.tensor([[1, -1, 2], [0, 1, 1]], dtype=torch.int32)
     w_scales, bias = torch.tensor([0.5, 0.25]), torch.tensor([0.5, -0.5])
@@ -551,5 +576,16 @@ def test_quantized_linear_zero_points_bias_and_errors(nb):
     assert got.tolist() == [[6, 0]], (
         f"quantized_linear(same, bias=None, out_zp=0) returned {got.tolist()}; expected [[6, 0]]: "
         "negative outputs clamp to 0 (a fused ReLU).")
-    expect_value_error(nb.quantized_linear, q_x, 1.0, 1, q_w, w_scales, bias, 0.25, 4, bits=0,
-                       argument="bits")
+
+
+@pytest.mark.exercise("quantized_linear", points=3, check="errors", weight=1)
+def test_quantized_linear_rejects_bad_arguments(nb):
+    q_x = torch.tensor([[3, 0, 1]], dtype=torch.int32)
+    q_w = torch.tensor([[1, -1, 2], [0, 1, 1]], dtype=torch.int32)
+    w_scales, bias = torch.tensor([0.5, 0.25]), torch.tensor([0.5, -0.5])
+    for bits in (0, -2):
+        expect_value_error(nb.quantized_linear, q_x, 1.0, 1, q_w, w_scales, bias, 0.25, 4,
+                           bits=bits, argument="bits")
+    # q_w has 2 input features where q_x has 3
+    expect_value_error(nb.quantized_linear, q_x, 1.0, 1, q_w[:, :2], w_scales, bias, 0.25, 4,
+                       bits=4, argument="q_w")
