@@ -12,7 +12,7 @@ from fractions import Fraction
 import torch
 from torch import nn
 
-from . import PASS, CheckFailure, call, expect, expect_value_error, visible_check
+from . import PASS, CheckFailure, call, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_huffman_code_lengths", "check_deep_compression_bits",
            "check_previous_lessons", "relative_index_example"]
@@ -41,85 +41,130 @@ def _cost(counts: dict, lengths: dict) -> int:
 
 @visible_check
 def check_huffman_code_lengths(huffman_code_lengths) -> int:
-    cases = [
-        ({"a": 5}, {"a": 1}, "a lone symbol gets length 1"),
-        ({"a": 1, "b": 1}, {"a": 1, "b": 1}, "two symbols: one bit each"),
-        ({"a": 4, "b": 2, "c": 1, "d": 1}, {"a": 1, "b": 2, "c": 3, "d": 3},
-         "counts 4, 2, 1, 1 give the code 0, 10, 110, 111"),
-        ({0: 3, 1: 0, 2: 3}, {0: 1, 2: 1}, "a symbol with count 0 is left out"),
-        ({}, {}, "no symbols, no code"),
-    ]
-    for counts, expected, why in cases:
+    # The parts carry the names the hidden checks give their points to.
+    def expect_lengths(counts, expected, why):
         got = call(huffman_code_lengths, counts)
         expect(isinstance(got, dict),
                f"huffman_code_lengths({counts}) returned a {type(got).__name__}; expected a dict "
                "symbol -> code length.")
         expect(got == expected,
                f"huffman_code_lengths({counts}) returned {got}; expected {expected} ({why}).")
-    counts = {s: c for s, c in zip("abcdefg", [10, 10, 9, 7, 3, 2, 1], strict=True)}
-    got = call(huffman_code_lengths, counts)
-    expect(isinstance(got, dict) and set(got) == set(counts),
-           f"huffman_code_lengths({counts}) returned {got}; expected a length for each symbol.")
-    kraft = sum(Fraction(1, 2 ** got[s]) for s in got)
-    expect(kraft == 1,
-           f"huffman_code_lengths({counts}) returned {got}: the sum of 2**-length is {kraft}, "
-           "but a Huffman code is complete (the sum must be exactly 1).")
-    expect(_cost(counts, got) == 106,
-           f"huffman_code_lengths({counts}) returned {got}, which costs {_cost(counts, got)} bits; "
-           "the optimal prefix code costs 106 bits.")
-    expect_value_error(huffman_code_lengths, {"a": 2, "b": -1}, argument="counts")
-    return len(cases) + 2
+
+    main = [
+        ({"a": 1, "b": 1}, {"a": 1, "b": 1}, "two symbols: one bit each"),
+        ({"a": 4, "b": 2, "c": 1, "d": 1}, {"a": 1, "b": 2, "c": 3, "d": 3},
+         "counts 4, 2, 1, 1 give the code 0, 10, 110, 111"),
+    ]
+    edge = [
+        ({"a": 5}, {"a": 1}, "a lone symbol gets length 1"),
+        ({0: 3, 1: 0, 2: 3}, {0: 1, 2: 1}, "a symbol with count 0 is left out"),
+        ({}, {}, "no symbols, no code"),
+        ({"x": 0, "y": 0}, {}, "all counts zero: no code"),
+        ({1: 1, "one": 1}, {1: 1, "one": 1},
+         "symbols of different types: never compare two symbols (use a tie-breaking integer)"),
+        ({0.5: 3, -0.5: 1, 0.0: 1}, {0.5: 1, -0.5: 2, 0.0: 2}, "float symbols"),
+    ]
+    with part("main property"):
+        for counts, expected, why in main:
+            expect_lengths(counts, expected, why)
+        counts = {s: c for s, c in zip("abcdefg", [10, 10, 9, 7, 3, 2, 1], strict=True)}
+        got = call(huffman_code_lengths, counts)
+        expect(isinstance(got, dict) and set(got) == set(counts),
+               f"huffman_code_lengths({counts}) returned {got}; expected a length for each symbol.")
+        kraft = sum(Fraction(1, 2 ** got[s]) for s in got)
+        expect(kraft == 1,
+               f"huffman_code_lengths({counts}) returned {got}: the sum of 2**-length is {kraft}, "
+               "but a Huffman code is complete (the sum must be exactly 1).")
+        expect(_cost(counts, got) == 106,
+               f"huffman_code_lengths({counts}) returned {got}, which costs "
+               f"{_cost(counts, got)} bits; the optimal prefix code costs 106 bits.")
+    with part("edge cases"):
+        for counts, expected, why in edge:
+            expect_lengths(counts, expected, why)
+    with part("errors"):
+        expect_value_error(huffman_code_lengths, {"a": 2, "b": -1}, argument="counts")
+    return len(main) + len(edge) + 2
+
+
+def _expect_ledger(deep_compression_bits, model, text, expected, why, **kwargs) -> None:
+    got = call(deep_compression_bits, model, **kwargs)
+    expect(isinstance(got, dict) and all(k in got for k in (*PARTS, "total")),
+           f"deep_compression_bits returned {got!r}; expected a dict with the keys "
+           f"{', '.join(PARTS)} and total.")
+    options = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    call_text = f"deep_compression_bits({text}" + (f", {options})" if options else ")")
+    for name in (*PARTS, "total"):
+        expect(isinstance(got[name], int) and not isinstance(got[name], bool),
+               f"{call_text} returned {name}={got[name]!r} of type {type(got[name]).__name__}; "
+               "expected a Python int (use int(...)).")
+    for name in PARTS:
+        expect(got[name] == expected[name],
+               f"{call_text} counted {name}={got[name]!r}; expected {expected[name]} ({why}).")
+    expect(got["total"] == sum(expected.values()),
+           f"{call_text} returned total={got['total']!r}; expected the sum of the parts, "
+           f"{sum(expected.values())}.")
+
+
+def _ledger(values=0, positions=0, codebooks=0, huffman_tables=0, headers=0, biases=0) -> dict:
+    return {"values": values, "positions": positions, "codebooks": codebooks,
+            "huffman_tables": huffman_tables, "headers": headers, "biases": biases}
 
 
 @visible_check
 def check_deep_compression_bits(deep_compression_bits) -> int:
-    example = relative_index_example()
-    cases = [
-        ({"shared": False, "huffman": False},
-         {"values": 128, "positions": 8, "codebooks": 0, "huffman_tables": 0, "headers": 64,
-          "biases": 0}, "4 entries (one of them padding) x 32-bit values, x 2-bit runs"),
-        ({"huffman": False},
-         {"values": 8, "positions": 8, "codebooks": 96, "huffman_tables": 0, "headers": 64,
-          "biases": 0}, "K = 3 distinct values {-0.5, 0, 0.5}: 2-bit indices, 3 x 32-bit codebook"),
-        ({},
-         {"values": 6, "positions": 6, "codebooks": 96, "huffman_tables": 56, "headers": 64,
-          "biases": 0}, "Huffman bits of runs [1, 3, 3, 0] and values [.5, 0, -.5, .5]; "
+    example, text = relative_index_example(), "the lesson's Linear(12, 1) example"
+    main = [
+        ({"shared": False, "huffman": False}, _ledger(128, 8, 0, 0, 64),
+         "4 entries (one of them padding) x 32-bit values, x 2-bit runs"),
+        ({"shared": False, "huffman": True}, _ledger(128, 6, 0, 32, 64),
+         "32-bit values; Huffman bits of the runs [1, 3, 3, 0]; run table 8 x 2**2"),
+        ({"huffman": False}, _ledger(8, 8, 96, 0, 64),
+         "K = 3 distinct values {-0.5, 0, 0.5}: 2-bit indices, 3 x 32-bit codebook"),
+        ({}, _ledger(6, 6, 96, 56, 64),
+         "Huffman bits of runs [1, 3, 3, 0] and values [.5, 0, -.5, .5]; "
          "tables 8 x 2**2 + 8 x 3"),
     ]
-    for kwargs, expected, why in cases:
-        got = call(deep_compression_bits, example, index_bits=2, **kwargs)
-        expect(isinstance(got, dict) and all(k in got for k in (*PARTS, "total")),
-               f"deep_compression_bits returned {got!r}; expected a dict with the keys "
-               f"{', '.join(PARTS)} and total.")
-        options = ", ".join(f"{k}={v}" for k, v in kwargs.items())
-        text = "deep_compression_bits(the lesson's Linear(12, 1) example, index_bits=2" + \
-            (f", {options})" if options else ")")
-        for part in PARTS:
-            expect(got[part] == expected[part],
-                   f"{text} counted {part}={got[part]!r}; expected {expected[part]} ({why}).")
-        expect(got["total"] == sum(expected.values()),
-               f"{text} returned total={got['total']!r}; expected the sum of the parts, "
-               f"{sum(expected.values())}.")
-    dense = nn.Linear(3, 2)
-    with torch.no_grad():
-        dense.weight.copy_(torch.tensor([[1.0, 2.0, 1.0], [2.0, 1.0, 2.0]]))
-    got = call(deep_compression_bits, dense, index_bits=3, huffman=False)
-    expected = {"values": 6, "positions": 18, "codebooks": 64, "huffman_tables": 0,
-                "headers": 64, "biases": 64}
-    for part in PARTS:
-        expect(got.get(part) == expected[part],
-               f"deep_compression_bits(Linear(3, 2) with no zeros and the two values 1 and 2, "
-               f"index_bits=3, huffman=False) counted {part}={got.get(part)!r}; expected "
-               f"{expected[part]} (6 entries, 1-bit indices, 3-bit runs, 2 biases at 32 bits).")
-    empty = nn.Linear(40, 3)
-    with torch.no_grad():
-        empty.weight.zero_()
-    got = call(deep_compression_bits, empty)
-    expect(got.get("total") == 64 + 3 * 32,
-           f"deep_compression_bits(Linear(40, 3) whose weight is all zero) returned {got}; "
-           "expected only the 64-bit header and 3 biases: total 160.")
-    expect_value_error(deep_compression_bits, dense, index_bits=0, argument="index_bits")
-    return len(cases) + 3
+    with part("main property"):
+        for kwargs, expected, why in main:
+            _expect_ledger(deep_compression_bits, example, text, expected, why, index_bits=2,
+                           **kwargs)
+    with part("edge cases"):
+        dense = nn.Linear(3, 2)
+        with torch.no_grad():
+            dense.weight.copy_(torch.tensor([[1.0, 2.0, 1.0], [2.0, 1.0, 2.0]]))
+        _expect_ledger(deep_compression_bits, dense,
+                       "Linear(3, 2) with no zeros and the two values 1 and 2",
+                       _ledger(6, 18, 64, 0, 64, 64),
+                       "6 entries, 1-bit indices, 3-bit runs, 2 biases at 32 bits",
+                       index_bits=3, huffman=False)
+        gaps = nn.Linear(4, 1)
+        with torch.no_grad():
+            gaps.weight.copy_(torch.tensor([[0.0, 1.0, 0.0, 2.0]]))
+        _expect_ledger(deep_compression_bits, gaps,
+                       "Linear(4, 1) with the row [0, 1, 0, 2]", _ledger(2, 4, 64, 0, 64, 32),
+                       "2 entries with runs 1 and 1, no padding, so K = 2 ({1, 2}; 0 is not a "
+                       "stored value): 1-bit indices, 2 x 32-bit codebook", index_bits=2,
+                       huffman=False)
+        empty = nn.Linear(40, 3)
+        with torch.no_grad():
+            empty.weight.zero_()
+        _expect_ledger(deep_compression_bits, empty, "Linear(40, 3) whose weight is all zero",
+                       _ledger(headers=64, biases=96),
+                       "E = 0: only the 64-bit header, plus 3 biases; defaults index_bits=5, "
+                       "shared=True, huffman=True")
+        conv = nn.Sequential(nn.Conv2d(1, 2, 2, bias=False), nn.BatchNorm2d(2))
+        with torch.no_grad():
+            conv[0].weight.copy_(torch.tensor([0.0, 1, 0, 0, 0, 0, 0, 1]).view(2, 1, 2, 2))
+        _expect_ledger(deep_compression_bits, conv,
+                       "Conv2d(1, 2, 2, bias=False) with 1s at flat positions 1 and 7, then "
+                       "BatchNorm2d(2)", _ledger(3, 3, 64, 48, 64, 128),
+                       "runs 1, then 5 = one padding entry (run 3, value 0) + run 1: E = 3, "
+                       "K = 2; the BatchNorm's weight and bias are 4 other parameters at 32 bits",
+                       index_bits=2)
+    with part("errors"):
+        expect_value_error(deep_compression_bits, relative_index_example(), index_bits=0,
+                           argument="index_bits")
+    return len(main) + 5
 
 
 def check_previous_lessons(pruning, quantization) -> None:

@@ -112,7 +112,7 @@ symbols = st.one_of(st.integers(-50, 50), st.text(max_size=3), st.tuples(st.inte
 count_maps = st.dictionaries(symbols, st.integers(0, 1000), max_size=40)
 
 
-@pytest.mark.exercise("huffman_code_lengths", points=4)
+@pytest.mark.exercise("huffman_code_lengths", points=4, check="main property", weight=2)
 @given(counts=count_maps)
 def test_huffman_is_an_optimal_complete_prefix_code(nb, counts):
     got = call(nb.huffman_code_lengths, counts)
@@ -137,7 +137,7 @@ def test_huffman_is_an_optimal_complete_prefix_code(nb, counts):
                           f"bits; the optimal prefix code costs {best} bits.")
 
 
-@pytest.mark.exercise("huffman_code_lengths", points=4)
+@pytest.mark.exercise("huffman_code_lengths", points=4, check="edge cases", weight=1)
 def test_huffman_edge_cases(nb):
     cases = [
         ({"x": 7}, {"x": 1}, "a lone symbol gets length 1"),
@@ -162,6 +162,10 @@ def test_huffman_edge_cases(nb):
     assert set(got.values()) == {4}, (
         f"huffman_code_lengths(16 symbols with equal counts) returned {got}; expected length 4 "
         "for every symbol.")
+
+
+@pytest.mark.exercise("huffman_code_lengths", points=4, check="errors", weight=1)
+def test_huffman_rejects_negative_counts(nb):
     for bad in ({"a": -1}, {"a": 3, "b": -2}):
         expect_value_error(nb.huffman_code_lengths, bad, argument="counts")
 
@@ -197,7 +201,7 @@ index_bits_values = st.integers(1, 6)
 flags = st.sampled_from([(False, False), (False, True), (True, False), (True, True)])
 
 
-@pytest.mark.exercise("deep_compression_bits", points=6)
+@pytest.mark.exercise("deep_compression_bits", points=6, check="main property", weight=3)
 @given(layers=st.lists(sparse_layers(), min_size=1, max_size=3), index_bits=index_bits_values,
        flags=flags)
 def test_deep_compression_bits_matches_independent_count(nb, layers, index_bits, flags):
@@ -207,14 +211,14 @@ def test_deep_compression_bits_matches_independent_count(nb, layers, index_bits,
     assert_ledger(nb, model, text, index_bits, *flags)
 
 
-@pytest.mark.exercise("deep_compression_bits", points=6)
+@pytest.mark.exercise("deep_compression_bits", points=6, check="main property", weight=3)
 def test_deep_compression_bits_worked_example(nb):
     example = relative_index_example()
     for shared, huffman in [(False, False), (False, True), (True, False), (True, True)]:
         assert_ledger(nb, example, "the lesson's Linear(12, 1) example", 2, shared, huffman)
 
 
-@pytest.mark.exercise("deep_compression_bits", points=6)
+@pytest.mark.exercise("deep_compression_bits", points=6, check="edge cases", weight=2)
 def test_deep_compression_bits_padding_boundaries(nb):
     # With index_bits=b a run of 2**b - 1 zeros fits; 2**b zeros needs one padding entry,
     # 2**(b+1) zeros two: the padding entries also turn 0 into a codebook value.
@@ -231,7 +235,7 @@ def test_deep_compression_bits_padding_boundaries(nb):
                 assert_ledger(nb, layer, text, b, shared, huffman)
 
 
-@pytest.mark.exercise("deep_compression_bits", points=6)
+@pytest.mark.exercise("deep_compression_bits", points=6, check="edge cases", weight=2)
 def test_deep_compression_bits_dense_empty_and_other_parameters(nb):
     dense = nn.Linear(5, 4)
     with torch.no_grad():
@@ -258,13 +262,18 @@ def test_deep_compression_bits_dense_empty_and_other_parameters(nb):
     assert math.isfinite(reference_bits(with_bn)["total"])
 
 
-@pytest.mark.exercise("deep_compression_bits", points=6)
-def test_deep_compression_bits_default_arguments_and_errors(nb):
+@pytest.mark.exercise("deep_compression_bits", points=6, check="edge cases", weight=2)
+def test_deep_compression_bits_default_arguments(nb):
     layer = relative_index_example()
     got = call(nb.deep_compression_bits, layer)
     expected = reference_bits(layer)
     assert got == expected, (f"deep_compression_bits(the lesson's Linear(12, 1) example) with its "
                              f"defaults (index_bits=5, shared=True, huffman=True) returned {got}; "
                              f"expected {expected}.")
+
+
+@pytest.mark.exercise("deep_compression_bits", points=6, check="errors", weight=1)
+def test_deep_compression_bits_rejects_index_bits_below_one(nb):
+    layer = relative_index_example()
     for bad in (0, -3):
         expect_value_error(nb.deep_compression_bits, layer, index_bits=bad, argument="index_bits")
