@@ -13,11 +13,11 @@ import functools
 import torch
 from torch import nn
 
-from . import call, describe, expect, expect_value_error, visible_check
+from . import call, describe, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_low_rank_factors", "check_rank_for_energy", "check_factorize_linear",
            "check_factorize_conv", "eckart_young_error", "composite_weight",
-           "check_factorized_structure"]
+           "check_factorized_structure", "training_leaves_original"]
 
 
 def eckart_young_error(W: torch.Tensor, rank: int) -> float:
@@ -73,6 +73,17 @@ def check_factorized_structure(result, original: nn.Module, rank: int, call_text
                        "(e.g. weight.copy_(...) under torch.no_grad()).")
 
 
+def training_leaves_original(original: nn.Module, factorized: nn.Module,
+                             x: torch.Tensor) -> bool:
+    """One SGD step on ``factorized``; True if ``original``'s parameters did not change."""
+    before = [p.detach().clone() for p in original.parameters()]
+    optimizer = torch.optim.SGD(factorized.parameters(), lr=0.1)
+    factorized(x).square().sum().backward()
+    optimizer.step()
+    return all(torch.equal(b, p.detach())
+               for b, p in zip(before, original.parameters(), strict=True))
+
+
 def _check_error_is_optimal(product: torch.Tensor, W: torch.Tensor, rank: int,
                             call_text: str) -> None:
     got = torch.linalg.matrix_norm(W.detach().double() - product.double()).item()
@@ -101,13 +112,20 @@ def _seeded(seed: int):
 def check_low_rank_factors(low_rank_factors) -> int:
     generator = torch.Generator().manual_seed(4)
     deficient = torch.randn(7, 2, generator=generator) @ torch.randn(2, 5, generator=generator)
-    cases = [
+    main = [
         (torch.randn(6, 4, generator=generator), 2),
         (torch.randn(3, 8, generator=generator, dtype=torch.float64), 1),
-        (torch.randn(5, 5, generator=generator), 5),
         (deficient, 2),
     ]
-    for W, rank in cases:
+    edge = [
+        (torch.randn(5, 5, generator=generator), 5),
+        (torch.randn(4, 6, generator=generator, dtype=torch.float64), 4),
+        (torch.arange(1.0, 8.0).reshape(1, 7), 1),
+        (torch.arange(1.0, 8.0).reshape(7, 1), 1),
+        (torch.tensor([[3.0]]), 1),
+    ]
+
+    def run(W, rank, exact=False):
         call_text = f"low_rank_factors({describe(W)}, rank={rank})"
         result = call(low_rank_factors, W, rank)
         expect(isinstance(result, tuple) and len(result) == 2,
@@ -120,19 +138,38 @@ def check_low_rank_factors(low_rank_factors) -> int:
         expect(A.dtype == W.dtype and B.dtype == W.dtype,
                f"{call_text} returned dtypes {A.dtype}, {B.dtype}; expected {W.dtype}.")
         _check_error_is_optimal(A.detach() @ B.detach(), W, rank, call_text)
-    for bad in (0, 5):
-        expect_value_error(low_rank_factors, torch.zeros(4, 6), bad, argument="rank")
-    return len(cases) + 2
+        if exact:
+            gap = (A.detach() @ B.detach() - W.detach()).abs().max().item()
+            expect(gap <= 1e-4 * (1 + W.detach().abs().max().item()),
+                   f"{call_text} is full rank, so A @ B must reproduce W; the largest "
+                   f"difference is {gap:.3g}.")
+
+    with part("main property"):
+        for W, rank in main:
+            run(W, rank)
+    with part("edge cases"):
+        for W, rank in edge:
+            run(W, rank, exact=True)
+        weight = nn.Linear(5, 3).weight  # a Parameter that requires grad
+        run(weight, 2)
+    with part("errors"):
+        for shape, bad in (((4, 6), 0), ((4, 6), -1), ((4, 6), 5), ((6, 4), 5)):
+            expect_value_error(low_rank_factors, torch.zeros(shape), bad, argument="rank")
+        for bad_W in (torch.ones(5), torch.ones(2, 3, 4)):
+            expect_value_error(low_rank_factors, bad_W, 1, argument="W")
+    return len(main) + len(edge) + 1 + 6
 
 
 @visible_check
 def check_rank_for_energy(rank_for_energy) -> int:
     s = torch.tensor([4.0, 3.0, 2.0, 1.0])  # squares 16, 9, 4, 1 of 30
-    cases = [
-        (s, 0.0, 1, "energy 0 still keeps one singular value"),
+    main = [
         (s, 0.5, 1, "16/30 = 53% >= 50% with r = 1 (energy uses SQUARED singular values)"),
         (s, 0.8, 2, "(16 + 9)/30 = 83% >= 80%"),
-        (s, 0.9, 3, "(16 + 9 + 4)/30 = 97% >= 90%"),
+        (s.double(), 0.9, 3, "(16 + 9 + 4)/30 = 97% >= 90% (float64 input)"),
+    ]
+    edge = [
+        (s, 0.0, 1, "energy 0 still keeps one singular value"),
         (s, 1.0, 4, "all the energy needs all four"),
         (torch.ones(4), 0.5, 2, "equal values: exactly half at r = 2, and 'at least' means >="),
         (torch.tensor([2.0, 0.0, 0.0]), 1.0, 1,
@@ -142,21 +179,31 @@ def check_rank_for_energy(rank_for_energy) -> int:
     # seed 2: here the float32 cumulative sum ends just below the float32 total
     generator = torch.Generator().manual_seed(2)
     sigma = torch.linalg.svdvals(torch.randn(300, 100, generator=generator))
-    cases.append((sigma, 1.0, 100, "energy 1 on 100 float32 singular values must not run past "
-                  "the end when a float sum comes out slightly below the total"))
-    for values, energy, expected, why in cases:
-        got = call(rank_for_energy, values, energy)
-        expect(isinstance(got, int) and not isinstance(got, bool),
-               f"rank_for_energy({describe(values)}, energy={energy}) returned {got!r} of type "
-               f"{type(got).__name__}; expected a Python int.")
-        expect(got == expected,
-               f"rank_for_energy({describe(values)}, energy={energy}) returned {got}; "
-               f"expected {expected} ({why}).")
-    for energy in (-0.1, 1.5):
-        expect_value_error(rank_for_energy, s, energy, argument="energy")
-    expect_value_error(rank_for_energy, torch.tensor([1.0, 3.0, 2.0]), 0.5,
-                       argument="singular_values")
-    return len(cases) + 3
+    edge.append((sigma, 1.0, 100, "energy 1 on 100 float32 singular values must not run past "
+                 "the end when a float sum comes out slightly below the total"))
+
+    def run(cases):
+        for values, energy, expected, why in cases:
+            got = call(rank_for_energy, values, energy)
+            expect(isinstance(got, int) and not isinstance(got, bool),
+                   f"rank_for_energy({describe(values)}, energy={energy}) returned {got!r} of "
+                   f"type {type(got).__name__}; expected a Python int.")
+            expect(got == expected,
+                   f"rank_for_energy({describe(values)}, energy={energy}) returned {got}; "
+                   f"expected {expected} ({why}).")
+
+    with part("main property"):
+        run(main)
+    with part("edge cases"):
+        run(edge)
+    bad_values = [torch.tensor([1.0, 3.0, 2.0]), torch.tensor([1.0, 2.0, 3.0]),
+                  torch.tensor([3.0, -1.0]), torch.tensor([]), torch.ones(2, 2)]
+    with part("errors"):
+        for energy in (-0.1, 1.5):
+            expect_value_error(rank_for_energy, s, energy, argument="energy")
+        for values in bad_values:
+            expect_value_error(rank_for_energy, values, 0.5, argument="singular_values")
+    return len(main) + len(edge) + 2 + len(bad_values)
 
 
 @visible_check
@@ -164,34 +211,44 @@ def check_rank_for_energy(rank_for_energy) -> int:
 def check_factorize_linear(factorize_linear) -> int:
     cases = [(nn.Linear(6, 5), 2), (nn.Linear(4, 7, bias=False), 3), (nn.Linear(8, 3), 3),
              (nn.Linear(5, 5).double(), 1)]
-    for layer, rank in cases:
-        call_text = f"factorize_linear({layer!r}, rank={rank})"
-        result = call(factorize_linear, layer, rank)
-        check_factorized_structure(result, layer, rank, call_text)
-        first, second = result
-        expect((first.in_features, first.out_features, second.in_features,
-                second.out_features) == (layer.in_features, rank, rank, layer.out_features),
-               f"{call_text} returned {first!r} then {second!r}; expected Linear("
-               f"{layer.in_features}, {rank}) then Linear({rank}, {layer.out_features}).")
-        _check_error_is_optimal(composite_weight(result), layer.weight, rank, call_text)
-        x = torch.randn(3, layer.in_features, dtype=layer.weight.dtype)
-        with torch.no_grad():
-            expected = x.double() @ composite_weight(result).T
-            if layer.bias is not None:
-                expected += layer.bias.double()
-            got = result(x).double()
-        expect(torch.allclose(got, expected, atol=1e-4),
-               f"{call_text}: the output differs from x @ (A @ B).T + bias by "
-               f"{(got - expected).abs().max().item():.3g}; is the original bias on the "
-               "second layer?")
-        if rank == min(layer.in_features, layer.out_features):
+    with part("layer structure"):
+        for layer, rank in cases:
+            call_text = f"factorize_linear({layer!r}, rank={rank})"
+            result = call(factorize_linear, layer, rank)
+            check_factorized_structure(result, layer, rank, call_text)
+            first, second = result
+            expect((first.in_features, first.out_features, second.in_features,
+                    second.out_features) == (layer.in_features, rank, rank, layer.out_features),
+                   f"{call_text} returned {first!r} then {second!r}; expected Linear("
+                   f"{layer.in_features}, {rank}) then Linear({rank}, {layer.out_features}).")
+            x = torch.randn(3, layer.in_features, dtype=layer.weight.dtype)
+            expect(training_leaves_original(layer, result, x),
+                   f"{call_text}: a training step on the result changed the original layer; "
+                   "the new layers must own copies of the numbers.")
+    with part("main property"):
+        for layer, rank in cases:
+            call_text = f"factorize_linear({layer!r}, rank={rank})"
+            result = call(factorize_linear, layer, rank)
+            _check_error_is_optimal(composite_weight(result), layer.weight, rank, call_text)
+            x = torch.randn(3, layer.in_features, dtype=layer.weight.dtype)
             with torch.no_grad():
-                gap = (result(x) - layer(x)).abs().max().item()
-            expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the layer "
-                   f"computes; outputs differ by {gap:.3g}.")
-    expect_value_error(factorize_linear, nn.Linear(4, 6), 0, argument="rank")
-    expect_value_error(factorize_linear, nn.Linear(4, 6), 5, argument="rank")
-    return len(cases) + 2
+                expected = x.double() @ composite_weight(result).T
+                if layer.bias is not None:
+                    expected += layer.bias.double()
+                got = result(x).double()
+            expect(torch.allclose(got, expected, atol=1e-4),
+                   f"{call_text}: the output differs from x @ (A @ B).T + bias by "
+                   f"{(got - expected).abs().max().item():.3g}; is the original bias on the "
+                   "second layer?")
+            if rank == min(layer.in_features, layer.out_features):
+                with torch.no_grad():
+                    gap = (result(x) - layer(x)).abs().max().item()
+                expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the "
+                       f"layer computes; outputs differ by {gap:.3g}.")
+    with part("errors"):
+        for (n_in, n_out), rank in (((4, 6), 0), ((4, 6), 5), ((6, 4), 5), ((6, 4), -2)):
+            expect_value_error(factorize_linear, nn.Linear(n_in, n_out), rank, argument="rank")
+    return 2 * len(cases) + 4
 
 
 @visible_check
@@ -201,40 +258,56 @@ def check_factorize_conv(factorize_conv) -> int:
         (nn.Conv2d(3, 8, 3, padding=1), 4, (9, 9)),
         (nn.Conv2d(2, 5, (3, 2), stride=2, padding=(1, 0), bias=False), 5, (9, 8)),
         (nn.Conv2d(4, 6, 3, dilation=2, stride=(1, 2)), 6, (10, 11)),
+        (nn.Conv2d(2, 3, 2, padding=1).double(), 2, (5, 5)),
     ]
-    for conv, rank, size in cases:
-        call_text = f"factorize_conv({conv!r}, rank={rank})"
-        result = call(factorize_conv, conv, rank)
-        check_factorized_structure(result, conv, rank, call_text)
-        first, second = result
-        expect((first.in_channels, first.out_channels, first.kernel_size, first.stride,
-                first.padding, first.dilation) == (conv.in_channels, rank, conv.kernel_size,
-                                                   conv.stride, conv.padding, conv.dilation),
-               f"{call_text} returned first layer {first!r}; expected Conv2d("
-               f"{conv.in_channels}, {rank}, kernel_size={conv.kernel_size}, "
-               f"stride={conv.stride}, padding={conv.padding}, dilation={conv.dilation}).")
-        expect((second.in_channels, second.out_channels, second.kernel_size, second.stride,
-                second.padding) == (rank, conv.out_channels, (1, 1), (1, 1), (0, 0)),
-               f"{call_text} returned second layer {second!r}; expected a 1x1 Conv2d({rank}, "
-               f"{conv.out_channels}, kernel_size=1) with stride 1 and no padding.")
-        flat = conv.weight.reshape(conv.out_channels, -1)
-        _check_error_is_optimal(composite_weight(result).reshape(conv.out_channels, -1), flat,
-                                rank, call_text)
-        x = torch.randn(2, conv.in_channels, *size)
-        with torch.no_grad():
-            expected = nn.functional.conv2d(x.double(), composite_weight(result),
-                                            None if conv.bias is None else conv.bias.double(),
-                                            conv.stride, conv.padding, conv.dilation)
-            got = result(x).double()
-        expect(got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4),
-               f"{call_text}: on input of shape {tuple(x.shape)} the output does not match the "
-               "conv with the product weight; check how B is reshaped to "
-               "[rank, C_in, kh, kw] and that the bias is on the second layer.")
-        if rank == min(flat.shape):
+    with part("layer structure"):
+        for conv, rank, size in cases:
+            call_text = f"factorize_conv({conv!r}, rank={rank})"
+            result = call(factorize_conv, conv, rank)
+            check_factorized_structure(result, conv, rank, call_text)
+            first, second = result
+            expect((first.in_channels, first.out_channels, first.kernel_size, first.stride,
+                    first.padding, first.dilation) == (conv.in_channels, rank, conv.kernel_size,
+                                                       conv.stride, conv.padding, conv.dilation),
+                   f"{call_text} returned first layer {first!r}; expected Conv2d("
+                   f"{conv.in_channels}, {rank}, kernel_size={conv.kernel_size}, "
+                   f"stride={conv.stride}, padding={conv.padding}, dilation={conv.dilation}).")
+            expect((second.in_channels, second.out_channels, second.kernel_size, second.stride,
+                    second.padding, second.dilation) == (rank, conv.out_channels, (1, 1), (1, 1),
+                                                         (0, 0), (1, 1)),
+                   f"{call_text} returned second layer {second!r}; expected a 1x1 Conv2d("
+                   f"{rank}, {conv.out_channels}, kernel_size=1) with stride 1, no padding and "
+                   "no dilation.")
+            x = torch.randn(2, conv.in_channels, *size, dtype=conv.weight.dtype)
+            expect(training_leaves_original(conv, result, x),
+                   f"{call_text}: a training step on the result changed the original conv; "
+                   "the new layers must own copies of the numbers.")
+    with part("main property"):
+        for conv, rank, size in cases:
+            call_text = f"factorize_conv({conv!r}, rank={rank})"
+            result = call(factorize_conv, conv, rank)
+            flat = conv.weight.reshape(conv.out_channels, -1)
+            _check_error_is_optimal(composite_weight(result).reshape(conv.out_channels, -1),
+                                    flat, rank, call_text)
+            x = torch.randn(2, conv.in_channels, *size, dtype=conv.weight.dtype)
             with torch.no_grad():
-                gap = (result(x) - conv(x)).abs().max().item()
-            expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the conv "
-                   f"computes; outputs differ by {gap:.3g}.")
-    expect_value_error(factorize_conv, nn.Conv2d(2, 4, 3), 0, argument="rank")
-    expect_value_error(factorize_conv, nn.Conv2d(2, 4, 3), 5, argument="rank")
-    return len(cases) + 2
+                expected = nn.functional.conv2d(
+                    x.double(), composite_weight(result),
+                    None if conv.bias is None else conv.bias.double(),
+                    conv.stride, conv.padding, conv.dilation)
+                got = result(x).double()
+            expect(got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4),
+                   f"{call_text}: on input of shape {tuple(x.shape)} the output does not match "
+                   "the conv with the product weight; check how B is reshaped to "
+                   "[rank, C_in, kh, kw] and that the bias is on the second layer.")
+            if rank == min(flat.shape):
+                with torch.no_grad():
+                    gap = (result(x) - conv(x)).abs().max().item()
+                expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the "
+                       f"conv computes; outputs differ by {gap:.3g}.")
+    with part("errors"):
+        for conv, rank in ((nn.Conv2d(2, 4, 3), 0), (nn.Conv2d(2, 4, 3), 5),
+                           (nn.Conv2d(3, 8, (1, 2)), 7)):
+            expect_value_error(factorize_conv, conv, rank, argument="rank")
+        expect_value_error(factorize_conv, nn.Conv2d(4, 4, 3, groups=2), 2, argument="conv")
+    return 2 * len(cases) + 4
