@@ -206,7 +206,8 @@ def ring_log_error(tensors: list[torch.Tensor], log: Any, sent: Any) -> str | No
         step, src = record[0], record[1]
         if (step, src) in records:
             return (f"{what} logged two messages from worker {src} at step {step}; each "
-                    "worker sends exactly one message per step.")
+                    "worker sends exactly one message per step, and steps are numbered across "
+                    f"both phases (the all-gather's first step is N - 1 = {n - 1}).")
         records[(step, src)] = record
     integer = not tensors[0].dtype.is_floating_point
     chunk_sizes = [c.numel() for c in torch.empty(numel).tensor_split(n)]
@@ -237,13 +238,14 @@ def ring_log_error(tensors: list[torch.Tensor], log: Any, sent: Any) -> str | No
             if step < n - 1:
                 owners = ", ".join(str((src - k) % n) for k in range(step + 1))
                 why = (f"the sum of chunk {chunk} over workers {owners} (its own copy plus "
-                       "what it received so far). Send a copy taken before anyone adds.")
+                       "what it received so far). Send and log a copy (.clone()) of the chunk "
+                       "as it was when sent, taken before anyone adds.")
             else:
                 why = (f"the complete sum of chunk {chunk}: after the reduce-scatter worker "
                        f"(c - 1) mod N = {(chunk - 1) % n} owns it, and the all-gather passes "
                        "it on.")
             return (f"{what}: {where} sent chunk {chunk} = {describe(payload)}; expected "
-                    f"{why}")
+                    f"{describe(expected)}, {why}")
         per_worker[src] += payload.numel()
     expected_sent = max(per_worker, default=0)
     if sent != expected_sent:
