@@ -13,7 +13,7 @@ import functools
 import torch
 from torch import nn
 
-from . import call, describe, expect, expect_value_error, part, visible_check
+from . import CheckFailure, call, describe, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_low_rank_factors", "check_rank_for_energy", "check_factorize_linear",
            "check_factorize_conv", "eckart_young_error", "composite_weight",
@@ -71,6 +71,24 @@ def check_factorized_structure(result, original: nn.Module, rank: int, call_text
                        f"{call_text}: {name} of {layer!r} shares memory with the original "
                        "layer, so fine-tuning would change the original; copy the numbers "
                        "(e.g. weight.copy_(...) under torch.no_grad()).")
+
+
+def _run(result: nn.Module, x: torch.Tensor, call_text: str, grad: bool = False):
+    """``result(x)``, with any error turned into a sentence for the learner."""
+    try:
+        with torch.set_grad_enabled(grad):
+            return result(x)
+    except Exception as error:
+        raise CheckFailure(f"{call_text}: calling the result on an input of shape "
+                           f"{tuple(x.shape)} ({x.dtype}) raised {type(error).__name__}: "
+                           f"{error}") from error
+
+
+def _expect_two_layers(result, kind: type, call_text: str) -> None:
+    expect(isinstance(result, nn.Sequential) and len(result) == 2 and
+           all(isinstance(m, kind) for m in result),
+           f"{call_text} returned {describe(result)}; expected nn.Sequential of two "
+           f"{kind.__name__} layers.")
 
 
 def training_leaves_original(original: nn.Module, factorized: nn.Module,
@@ -222,6 +240,7 @@ def check_factorize_linear(factorize_linear) -> int:
                    f"{call_text} returned {first!r} then {second!r}; expected Linear("
                    f"{layer.in_features}, {rank}) then Linear({rank}, {layer.out_features}).")
             x = torch.randn(3, layer.in_features, dtype=layer.weight.dtype)
+            _run(result, x, call_text)
             expect(training_leaves_original(layer, result, x),
                    f"{call_text}: a training step on the result changed the original layer; "
                    "the new layers must own copies of the numbers.")
@@ -229,20 +248,24 @@ def check_factorize_linear(factorize_linear) -> int:
         for layer, rank in cases:
             call_text = f"factorize_linear({layer!r}, rank={rank})"
             result = call(factorize_linear, layer, rank)
+            _expect_two_layers(result, nn.Linear, call_text)
             _check_error_is_optimal(composite_weight(result), layer.weight, rank, call_text)
             x = torch.randn(3, layer.in_features, dtype=layer.weight.dtype)
             with torch.no_grad():
                 expected = x.double() @ composite_weight(result).T
                 if layer.bias is not None:
                     expected += layer.bias.double()
-                got = result(x).double()
+            got = _run(result, x, call_text).double()
+            expect(got.shape == expected.shape,
+                   f"{call_text}: on input of shape {tuple(x.shape)} the output has shape "
+                   f"{tuple(got.shape)}; expected {tuple(expected.shape)}.")
             expect(torch.allclose(got, expected, atol=1e-4),
                    f"{call_text}: the output differs from x @ (A @ B).T + bias by "
                    f"{(got - expected).abs().max().item():.3g}; is the original bias on the "
                    "second layer?")
             if rank == min(layer.in_features, layer.out_features):
                 with torch.no_grad():
-                    gap = (result(x) - layer(x)).abs().max().item()
+                    gap = (_run(result, x, call_text) - layer(x)).abs().max().item()
                 expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the "
                        f"layer computes; outputs differ by {gap:.3g}.")
     with part("errors"):
@@ -279,6 +302,7 @@ def check_factorize_conv(factorize_conv) -> int:
                    f"{rank}, {conv.out_channels}, kernel_size=1) with stride 1, no padding and "
                    "no dilation.")
             x = torch.randn(2, conv.in_channels, *size, dtype=conv.weight.dtype)
+            _run(result, x, call_text)
             expect(training_leaves_original(conv, result, x),
                    f"{call_text}: a training step on the result changed the original conv; "
                    "the new layers must own copies of the numbers.")
@@ -286,6 +310,7 @@ def check_factorize_conv(factorize_conv) -> int:
         for conv, rank, size in cases:
             call_text = f"factorize_conv({conv!r}, rank={rank})"
             result = call(factorize_conv, conv, rank)
+            _expect_two_layers(result, nn.Conv2d, call_text)
             flat = conv.weight.reshape(conv.out_channels, -1)
             _check_error_is_optimal(composite_weight(result).reshape(conv.out_channels, -1),
                                     flat, rank, call_text)
@@ -295,14 +320,14 @@ def check_factorize_conv(factorize_conv) -> int:
                     x.double(), composite_weight(result),
                     None if conv.bias is None else conv.bias.double(),
                     conv.stride, conv.padding, conv.dilation)
-                got = result(x).double()
+            got = _run(result, x, call_text).double()
             expect(got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4),
                    f"{call_text}: on input of shape {tuple(x.shape)} the output does not match "
                    "the conv with the product weight; check how B is reshaped to "
                    "[rank, C_in, kh, kw] and that the bias is on the second layer.")
             if rank == min(flat.shape):
                 with torch.no_grad():
-                    gap = (result(x) - conv(x)).abs().max().item()
+                    gap = (_run(result, x, call_text) - conv(x)).abs().max().item()
                 expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the "
                        f"conv computes; outputs differ by {gap:.3g}.")
     with part("errors"):
