@@ -205,6 +205,13 @@ def check_previous_lessons(pruning, quantization) -> None:
     run("01", pruning, "apply_masks", model, masks, modifies=(0,))
     if int((model[0].weight == 0).sum()) != 9 or int((model[2].weight == 0).sum()) != 0:
         fail("01", "apply_masks", "it did not zero exactly the weights whose mask is False.")
+    if sorted(name for name, _ in model.named_parameters()) != ["0.bias", "0.weight", "2.bias",
+                                                               "2.weight"]:
+        raise CheckFailure("Your `apply_masks` from lesson 01 works, but it replaced the layers' "
+                           "`weight` parameters (as torch.nn.utils.prune's reparametrization does, "
+                           "with weight_orig and a mask). The capstone reads and writes each "
+                           "weight as a parameter, so it needs an apply_masks that zeroes them in "
+                           "place and keeps them parameters (a hook, or re-applying the mask).")
     values = torch.tensor([0.0, 0.1, 0.2, 5.0, 5.1, 5.2, 9.9, 10.0])
     result = run("02", quantization, "kmeans_quantize", values, 2, iters=5)
     try:
