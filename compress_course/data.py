@@ -123,3 +123,96 @@ def digits_loaders(image: bool = False, batch_size: int = 64, seed: int = 0,
     return (make_loader(train, batch_size, shuffle=True, seed=seed),
             make_loader(digits.val, 512),
             make_loader(digits.test, 512))
+
+
+# --- Lesson 07: a character-level corpus made of the Python standard library's source ------
+
+#: The stdlib modules whose source makes the corpus, sorted. Each is found with
+#: ``importlib.util.find_spec`` (a package contributes its ``__init__.py``) and read as text;
+#: none is imported. A module missing from some Python version is skipped (``Corpus.files``
+#: says which were used), so the corpus is fixed for a given Python version.
+STDLIB_MODULES = (
+    "_collections_abc", "_pydecimal", "_pyio", "_strptime", "argparse", "ast", "base64",
+    "bdb", "calendar", "codecs", "compileall", "configparser", "contextlib", "copy", "csv",
+    "dataclasses", "datetime", "difflib", "dis", "doctest", "enum", "fractions", "ftplib",
+    "functools", "gettext", "glob", "gzip", "heapq", "imaplib", "inspect", "ipaddress",
+    "locale", "mailbox", "mimetypes", "modulefinder", "ntpath", "numbers", "operator",
+    "optparse", "os", "pathlib", "pdb", "pickle", "pickletools", "pkgutil", "platform",
+    "plistlib", "poplib", "posixpath", "pprint", "profile", "pstats", "pydoc", "queue",
+    "random", "sched", "selectors", "shlex", "shutil", "signal", "site", "smtplib", "socket",
+    "socketserver", "ssl", "statistics", "string", "subprocess", "sysconfig", "tarfile",
+    "tempfile", "textwrap", "threading", "timeit", "tokenize", "trace", "traceback", "turtle",
+    "typing", "uuid", "warnings", "wave", "weakref", "webbrowser", "zipfile", "zipimport",
+)
+
+#: The character vocabulary: tab, newline and the 95 printable ASCII characters; every
+#: other character (rare in the stdlib: accented names, symbols) maps to one extra index.
+CHARS = "\t\n" + "".join(chr(c) for c in range(32, 127))
+VOCAB_SIZE = len(CHARS) + 1  # 98: index 97 stands for "any other character"
+
+
+@dataclass
+class Corpus:
+    """The stdlib corpus, split by file, as int64 character indices.
+
+    ``train``, ``val``, ``test``: 1-D tensors of indices in ``[0, VOCAB_SIZE)``, the files of
+    each split joined in order. ``files`` maps each split to its module names.
+    ``python_version`` is the version whose stdlib was read (the corpus depends on it).
+    """
+
+    train: torch.Tensor
+    val: torch.Tensor
+    test: torch.Tensor
+    files: dict[str, list[str]]
+    python_version: str
+    vocab_size: int = VOCAB_SIZE
+
+    def __repr__(self) -> str:
+        return (f"Corpus(Python {self.python_version}, vocab {self.vocab_size}, characters: "
+                f"train {len(self.train):,} ({len(self.files['train'])} files), val "
+                f"{len(self.val):,} ({len(self.files['val'])}), test {len(self.test):,} "
+                f"({len(self.files['test'])}))")
+
+
+def encode_text(text: str) -> torch.Tensor:
+    """Characters -> int64 indices into ``CHARS`` (``VOCAB_SIZE - 1`` for any other)."""
+    table = np.full(0x110000, VOCAB_SIZE - 1, dtype=np.int64)
+    table[[ord(c) for c in CHARS]] = np.arange(len(CHARS))
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    return torch.from_numpy(table[codes])
+
+
+def decode_text(indices) -> str:
+    """Indices -> text; the "other character" index becomes ``\\ufffd``."""
+    return "".join(CHARS[i] if i < len(CHARS) else "\ufffd" for i in
+                   (int(j) for j in indices))
+
+
+def load_stdlib_corpus(modules=STDLIB_MODULES) -> Corpus:
+    """Read the source of ``modules`` from this Python's standard library, split by file.
+
+    Files are taken in sorted order; file number ``i`` goes to validation when
+    ``i % 10 == 4``, to test when ``i % 10 == 9``, else to training, so no file is split
+    across two sets. Nothing is downloaded or imported.
+    """
+    import importlib.util
+    import platform
+
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    texts: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    found = []
+    for name in sorted(modules):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            continue
+        found.append((name, spec.origin))
+    if not found:
+        raise ValueError("modules: none of them has Python source in this standard library")
+    for i, (name, origin) in enumerate(found):
+        split = "val" if i % 10 == 4 else "test" if i % 10 == 9 else "train"
+        with open(origin, encoding="utf-8", errors="replace") as handle:
+            texts[split].append(handle.read())
+        splits[split].append(name)
+    joined = {k: encode_text("\n".join(v)) for k, v in texts.items()}
+    return Corpus(joined["train"], joined["val"], joined["test"], splits,
+                  platform.python_version())

@@ -29,6 +29,8 @@ CONTRACT = {
     "04_low_rank": {"low_rank_factors", "rank_for_energy", "factorize_linear", "factorize_conv"},
     "05_acceleration": {"fuse_conv_bn", "ring_allreduce", "average_gradients", "amp_train_step"},
     "06_capstone": {"huffman_code_lengths", "deep_compression_bits"},
+    "07_transformers": {"causal_attention", "online_softmax_attention", "attend_with_cache",
+                        "quantize_groupwise", "gptq_quantize", "smoothquant_scales"},
 }
 
 

@@ -221,3 +221,84 @@ def test_visible_check_reports_each_named_part(capsys, monkeypatch):
     monkeypatch.setenv("COMPRESS_COURSE_STRICT", "1")
     with pytest.raises(AssertionError, match="errors"):
         check_double(double)
+
+
+# --- lesson 07: the stdlib corpus and the character transformer --------------------------
+
+def test_stdlib_corpus_is_split_by_file_and_deterministic():
+    corpus = data.load_stdlib_corpus()
+    names = corpus.files["train"] + corpus.files["val"] + corpus.files["test"]
+    assert len(names) == len(set(names)) and set(names) <= set(data.STDLIB_MODULES)
+    assert corpus.files["test"] and corpus.files["val"] and len(corpus.files["train"]) > 40
+    for split in (corpus.train, corpus.val, corpus.test):
+        assert split.dtype == torch.int64 and 0 <= split.min() and split.max() < data.VOCAB_SIZE
+    assert data.VOCAB_SIZE == 98 and corpus.python_version.count(".") == 2
+    assert torch.equal(data.load_stdlib_corpus().test, corpus.test)
+    text = "def f(x):\n\treturn x + 1  # é"
+    assert data.decode_text(data.encode_text(text)) == text[:-1] + "\ufffd"
+
+
+def test_sinusoidal_positions_values():
+    codes = models.sinusoidal_positions(5, 8, start=3)
+    assert codes.shape == (5, 8)
+    assert torch.allclose(codes[0, 0], torch.tensor(math.sin(3.0)))
+    assert torch.allclose(codes[2, 1], torch.tensor(math.cos(5.0)))
+    assert torch.allclose(codes[1, 2], torch.tensor(math.sin(4 / 10000 ** (2 / 8))))
+    with pytest.raises(ValueError, match="dim"):
+        models.sinusoidal_positions(3, 5)
+
+
+def _reference_attend(q_t, k_t, v_t, cache):
+    keys = k_t if cache is None else torch.cat([cache[0], k_t], dim=2)
+    values = v_t if cache is None else torch.cat([cache[1], v_t], dim=2)
+    weights = torch.softmax(q_t @ keys.transpose(-2, -1) / math.sqrt(q_t.shape[-1]), dim=-1)
+    return weights @ values, (keys, values)
+
+
+def test_char_transformer_cache_matches_full_forward():
+    torch.manual_seed(0)
+    model = models.CharTransformer(vocab_size=13, d_model=16, n_layers=2, n_heads=2, context=8)
+    idx = torch.randint(0, 13, (3, 10))  # longer than the context: positions extrapolate
+    logits, caches = model(idx, return_kv=True)
+    assert logits.shape == (3, 10, 13) and len(caches) == 2
+    assert caches[0][0].shape == (3, 2, 10, 8)
+    _, prefix = model(idx[:, :9], return_kv=True)
+    step_logits, new_caches = model.decode_step(idx[:, 9], 9, prefix, _reference_attend)
+    assert torch.allclose(step_logits, logits[:, -1], atol=1e-5)
+    assert new_caches[1][0].shape == (3, 2, 10, 8)
+    prompt = idx[:, :4]
+    cached = models.generate(model, prompt, 7, attend=_reference_attend)
+    assert cached.shape == (3, 11) and torch.equal(cached, models.generate(model, prompt, 7))
+    with pytest.raises(ValueError, match="steps"):
+        models.generate(model, prompt, -1)
+
+
+def test_bits_per_char_and_unigram_baseline():
+    model = models.CharTransformer(vocab_size=8, d_model=8, n_layers=1, n_heads=2, context=4)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()  # uniform predictions: exactly log2(8) = 3 bits
+    text = torch.randint(0, 8, (50,))
+    windows = models.eval_windows(text, 4)
+    assert windows.shape == (12, 5) and torch.equal(windows[1], text[4:9])
+    assert abs(models.bits_per_char(model, windows) - 3.0) < 1e-5
+    train = torch.tensor([0, 0, 0, 1])  # add-one counts 4, 2, 1, 1 over 4 symbols
+    assert abs(models.unigram_bits_per_char(train, torch.tensor([0]), 4) - 1.0) < 1e-9
+    with pytest.raises(ValueError, match="window"):
+        models.eval_windows(torch.arange(3), 4)
+
+
+def test_train_char_lm_learns_and_caches(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPRESS_COURSE_QUIET", "1")
+    monkeypatch.setenv("COMPRESS_COURSE_CACHE", str(tmp_path))
+    text = torch.tensor([0, 1, 2, 3, 4, 5] * 60)  # perfectly predictable
+    settings = dict(d_model=16, n_layers=1, n_heads=2, context=8, batch_size=8, lr=1e-2)
+    model, losses, cached = models.trained_char_lm(text, 6, 40, **settings)
+    assert not cached and len(losses) == 40 and losses[-1] < 0.5 * losses[0]
+    again, again_losses, cached = models.trained_char_lm(text, 6, 40, **settings)
+    assert cached and again_losses == pytest.approx(losses)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))
+    assert len(list(tmp_path.glob("char_lm_*.pt"))) == 1
+    with pytest.raises(ValueError, match="steps"):
+        models.train_char_lm(model, text, 5)

@@ -248,3 +248,4 @@ from .distillation import *  # noqa: E402,F403
 from .low_rank import *  # noqa: E402,F403
 from .pruning import *  # noqa: E402,F403
 from .quantization import *  # noqa: E402,F403
+from .transformers import *  # noqa: E402,F403
