@@ -2,7 +2,8 @@
 
 ``fuse_conv_bn``, ``ring_allreduce`` (its results and the message log it records),
 ``average_gradients`` (run in a real 2- or 3-process gloo group through
-``compress_course.parallel``) and ``amp_train_step``. The helpers here (reference
+``compress_course.parallel``), ``amp_train_step`` and ``top_operators`` (self-time shares
+from a profile whose timings are known). The helpers here (reference
 computations, the ring's schedule, the scaler spy) are shared with the hidden checks, and
 each check is split into the same named parts as the hidden checks' points.
 """
@@ -15,13 +16,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import CheckFailure, call, describe, expect, part, visible_check
+from . import CheckFailure, call, describe, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_fuse_conv_bn", "check_ring_allreduce", "check_average_gradients",
            "check_amp_train_step", "random_conv_bn", "reference_conv_bn", "RecordingScaler",
            "reference_amp_step", "ring_send_bound", "ring_schedule", "ring_log_error",
            "average_gradients_errors", "run_scenario", "observe_amp_step",
-           "launch_average_gradients"]
+           "launch_average_gradients", "check_top_operators", "reference_top_operators",
+           "top_operators_error", "TOP_OPERATOR_CASES", "TOP_OPERATOR_EDGE_CASES"]
 
 
 # ----------------------------------------------------------------------------- fusion
@@ -615,3 +617,74 @@ def check_amp_train_step(amp_train_step) -> int:
         problem = amp_inf_skip_error(amp_train_step)
         expect(problem is None, problem or "")
     return len(cases) + 1
+
+
+# -------------------------------------------------------------------- top_operators
+
+
+def reference_top_operators(events: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+    """The ``k`` names with the largest summed self time, with their share of the total.
+
+    Sorted by summed time, largest first, ties by name; independent of the learner's code.
+    """
+    totals: dict[str, float] = {}
+    for name, self_time in events:
+        totals[name] = totals.get(name, 0) + self_time
+    grand_total = sum(totals.values())
+    ranked = sorted(totals, key=lambda name: (-totals[name], name))[:k]
+    return [(name, totals[name] / grand_total) for name in ranked]
+
+
+def top_operators_error(top_operators, events: list[tuple[str, float]], k: int) -> str | None:
+    """None when ``top_operators(events, k)`` matches the reference; else the reason."""
+    expected = reference_top_operators(events, k)
+    shown = events if len(events) <= 6 else events[:6] + ["..."]
+    what = f"top_operators({shown!r}, k={k})"
+    got = call(top_operators, list(events), k)
+    if not isinstance(got, (list, tuple)) or not all(
+            isinstance(row, (list, tuple)) and len(row) == 2 for row in got):
+        return f"{what} returned {describe(got)}; expected a list of (name, share) pairs."
+    names = [row[0] for row in got]
+    expected_names = [name for name, _ in expected]
+    if names != expected_names:
+        return (f"{what} returned the names {names}; expected {expected_names} (self times "
+                "summed per name, largest first, ties in alphabetical order, at most k).")
+    for (name, share), (_, want) in zip(got, expected, strict=True):
+        if not isinstance(share, (int, float)) or isinstance(share, bool) or not math.isclose(
+                float(share), want, rel_tol=1e-9, abs_tol=1e-12):
+            return (f"{what} gave {name!r} the share {share!r}; expected {want:.6g} (its summed "
+                    "self time over the total self time of all events, not only the top k).")
+    return None
+
+
+TOP_OPERATOR_CASES = [
+    ([("aten::addmm", 600.0), ("aten::relu", 150.0), ("aten::t", 50.0), ("aten::copy_", 200.0)],
+     2),
+    ([("aten::mm", 30.0), ("aten::add", 10.0), ("aten::mm", 50.0), ("aten::add", 10.0)], 1),
+    ([("conv", 5.0), ("relu", 1.0), ("pool", 2.0), ("conv", 3.0), ("relu", 2.0)], 3),
+]
+TOP_OPERATOR_EDGE_CASES = [
+    ([("aten::mul", 2.0), ("aten::add", 2.0), ("aten::div", 2.0)], 2),  # ties: by name
+    ([("aten::addmm", 7.0), ("aten::relu", 3.0)], 5),  # k larger than the number of names
+    ([("aten::empty", 0.0), ("aten::mm", 4.0), ("aten::empty", 0.0)], 2),  # zero self time
+    ([("b", 1.0), ("a", 3.0), ("b", 2.0)], 2),  # a repeated name ties another after summing
+]
+
+
+@visible_check
+def check_top_operators(top_operators) -> int:
+    with part("main property"):
+        for events, k in TOP_OPERATOR_CASES:
+            problem = top_operators_error(top_operators, events, k)
+            expect(problem is None, problem or "")
+    with part("edge cases"):
+        for events, k in TOP_OPERATOR_EDGE_CASES:
+            problem = top_operators_error(top_operators, events, k)
+            expect(problem is None, problem or "")
+    with part("errors"):
+        for bad_k in (0, -2):
+            expect_value_error(top_operators, [("aten::mm", 1.0)], bad_k, argument="k")
+        for bad_events in ([], [("aten::mm", 1.0), ("aten::add", -0.5)],
+                           [("aten::mm", 0.0), ("aten::add", 0.0)]):
+            expect_value_error(top_operators, bad_events, 2, argument="events")
+    return len(TOP_OPERATOR_CASES) + len(TOP_OPERATOR_EDGE_CASES) + 5

@@ -1,4 +1,5 @@
-"""Hidden checks of lesson 05: fuse_conv_bn, ring_allreduce, average_gradients, amp_train_step.
+"""Hidden checks of lesson 05: fuse_conv_bn, ring_allreduce, average_gradients, amp_train_step,
+top_operators.
 
 ``average_gradients`` runs for real: inside 2- and 3-process gloo groups launched by
 ``compress_course.parallel``, started from where the submission's code runs (the grader's
@@ -14,7 +15,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compress_course.checks import expect_value_error
 from compress_course.checks.acceleration import (
+    TOP_OPERATOR_CASES,
+    TOP_OPERATOR_EDGE_CASES,
     amp_inf_skip_error,
     amp_step_problems,
     average_gradients_errors,
@@ -24,6 +28,7 @@ from compress_course.checks.acceleration import (
     ring_allreduce_error,
     ring_inputs,
     run_average_gradients,
+    top_operators_error,
 )
 
 NOTEBOOK = "05_acceleration"
@@ -139,3 +144,58 @@ def test_amp_train_step_skips_a_step_with_inf_gradients(nb):
     # the optimizer step and lowers its scale. A step that bypasses scaler.step() updates.
     problem = amp_inf_skip_error(nb.amp_train_step)
     assert problem is None, problem
+
+
+# ------------------------------------------------------------------------ top_operators
+
+OPERATOR_NAMES = ["aten::addmm", "aten::mm", "aten::mkldnn_convolution", "aten::relu",
+                  "aten::add", "aten::copy_", "aten::t", "aten::empty"]
+
+
+@pytest.mark.exercise("top_operators", points=3, check="main property", weight=2)
+@settings(max_examples=40)
+@given(events=st.lists(st.tuples(st.sampled_from(OPERATOR_NAMES), st.integers(0, 20)),
+                       min_size=1, max_size=25),
+       k=st.integers(1, 10))
+def test_top_operators_matches_a_profile_with_known_timings(nb, events, k):
+    # Integer microseconds from a small set of names: repeated names, exact ties and
+    # zero self times are common, and sums are exact whatever order they are added in.
+    events = [(name, float(us)) for name, us in events]
+    if sum(us for _, us in events) == 0:
+        events.append(("aten::addmm", 5.0))
+    problem = top_operators_error(nb.top_operators, events, k)
+    assert problem is None, problem
+
+
+@pytest.mark.exercise("top_operators", points=3, check="main property", weight=2)
+@pytest.mark.parametrize("case", range(len(TOP_OPERATOR_CASES)))
+def test_top_operators_visible_cases(nb, case):
+    events, k = TOP_OPERATOR_CASES[case]
+    problem = top_operators_error(nb.top_operators, events, k)
+    assert problem is None, problem
+
+
+@pytest.mark.exercise("top_operators", points=3, check="edge cases", weight=1)
+@pytest.mark.parametrize("events,k", [
+    *TOP_OPERATOR_EDGE_CASES,
+    ([("z", 1.0), ("y", 1.0), ("x", 1.0), ("w", 1.0)], 3),  # four-way tie, input in reverse
+    ([("aten::mm", 2.5)], 1),  # one operator: share 1
+    ([("aten::mm", 2.5), ("aten::mm", 0.5)], 4),  # one name, k larger
+    ([("c", 0.0), ("b", 0.0), ("a", 6.0)], 3),  # zero-time names are kept and ordered
+])
+def test_top_operators_ties_and_small_profiles(nb, events, k):
+    problem = top_operators_error(nb.top_operators, events, k)
+    assert problem is None, problem
+
+
+@pytest.mark.exercise("top_operators", points=3, check="errors", weight=1)
+def test_top_operators_rejects_bad_k(nb):
+    for bad_k in (0, -1):
+        expect_value_error(nb.top_operators, [("aten::mm", 1.0)], bad_k, argument="k")
+
+
+@pytest.mark.exercise("top_operators", points=3, check="errors", weight=1)
+def test_top_operators_rejects_bad_events(nb):
+    for bad_events in ([], [("aten::add", 2.0), ("aten::mm", -1.0)],
+                       [("aten::mm", 0.0), ("aten::add", 0.0)], [("aten::t", 0.0)]):
+        expect_value_error(nb.top_operators, bad_events, 3, argument="events")
