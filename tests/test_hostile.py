@@ -3,7 +3,8 @@
 Each learner below keeps a correct ``model_size_bytes`` (written without calling
 ``count_parameters``) and replaces ``count_parameters`` with a wrong answer plus an attack.
 The honest grade of every one of them is exactly the points of ``model_size_bytes``.
-The whole class is graded in one ``grade_class`` run, two notebooks at a time.
+The whole class is graded in one ``grade_class`` run, two learners at a time, all from one
+fork server: an attack that breaks the grading of anyone else shows here too.
 """
 
 import json
@@ -57,14 +58,21 @@ ATTACKS = {
         "        shutil.rmtree(entry, ignore_errors=True) if os.path.isdir(entry) "
         "else os.remove(entry)\n"
         "    return 0\n", "returned 0"),
+    "kill_fork_server": ("import os, signal\n"
+                         "def count_parameters(model, trainable_only=False):\n"
+                         "    os.kill(os.getppid(), signal.SIGKILL)\n    return 0\n",
+                         "returned 0"),
     "fake_report": (
-        "import glob, json\n"
+        "import glob, json, tempfile\n"
         "def count_parameters(model, trainable_only=False):\n"
+        "    paths = glob.glob('/tmp/grade-*/report.jsonl') + glob.glob(\n"
+        "        tempfile.gettempdir() + '/grade-*/report.jsonl')\n"
         "    for cmdline in glob.glob('/proc/*/cmdline'):\n"
         "        try:\n            args = open(cmdline).read().split('\\0')\n"
         "        except OSError:\n            continue\n"
         "        if '--grade-report' in args:\n"
-        "            path = args[args.index('--grade-report') + 1]\n"
+        "            paths.append(args[args.index('--grade-report') + 1])\n"
+        "    for path in paths:\n"
         "            with open(path, 'a') as report:\n"
         "                for name in ('matches_reference', 'shared_and_buffers', "
         "'trainable_only'):\n"
@@ -104,7 +112,8 @@ def test_attack_earns_only_the_honest_grade(class_reports, attack):
     attacked, honest = by_exercise["count_parameters"], by_exercise["model_size_bytes"]
     assert attacked["earned"] == 0 and not attacked["passed"], attacked
     assert re.search(ATTACKS[attack][1], attacked["message"]), attacked["message"]
-    assert len(attacked["message"]) <= 1000
+    assert all(len(check["message"]) <= 1000 for check in attacked["checks"])
+    assert attacked["checks"] and not any(check["passed"] for check in attacked["checks"])
     assert honest["passed"], f"{attack} changed another exercise's result: {honest['message']}"
     assert reports[attack]["total"] == honest["points"]
     # the submission itself is never touched: the sandbox works on a copy
@@ -115,8 +124,8 @@ def test_class_reports_are_written(class_reports, tmp_path):
     _, reports = class_reports
     csv_path = grading.write_class_reports(reports, tmp_path / "grades")
     rows = csv_path.read_text().splitlines()
-    assert rows[0] == "learner,00_baseline/count_parameters,00_baseline/model_size_bytes,total,max"
+    assert rows[0] == "learner,total,max,00_baseline/count_parameters,00_baseline/model_size_bytes"
     assert len(rows) == 1 + len(ATTACKS)
-    assert all(row.endswith(",0,2,2,4") for row in rows[1:]), rows
+    assert all(row.endswith(",2,4,0,2") for row in rows[1:]), rows
     for learner in ATTACKS:
         assert json.loads((tmp_path / "grades" / f"{learner}.json").read_text())["total"] == 2

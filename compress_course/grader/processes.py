@@ -1,0 +1,117 @@
+"""The fork server every grading process and every sandbox is forked from (stdlib only).
+
+Kept free of torch so that the coordinator (the CLI) stays small: only the server imports
+the heavy modules, once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+
+_context = None
+# Everything a lesson's setup cell imports, and what grading itself needs, imported once in
+# the fork server, so a grading process or a sandbox starts in milliseconds instead of
+# re-importing torch, matplotlib, pytest and the hidden checks.
+PRELOAD = ["torch", "numpy", "matplotlib.pyplot", "sklearn.datasets", "tqdm.auto",
+           "compress_course.checks", "compress_course.data", "compress_course.measure",
+           "compress_course.models", "compress_course.plots", "compress_course.training",
+           "compress_course.parallel", "compress_course.grading", "compress_course.grader.sandbox",
+           "compress_course.grader.warm"]
+
+
+def mp_context():
+    """The ``forkserver`` context, its server preloaded (see ``PRELOAD``).
+
+    In a grading process (one the server itself started, see ``adopt_server``) sandboxes
+    are forked by that same server. Anywhere else the first ``Process.start()`` starts the
+    server, and starts it again if it died.
+    """
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        if not _adopted:
+            _context.set_forkserver_preload(PRELOAD)
+    return _context
+
+
+_adopted = False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+def adopt_server(pid: int) -> None:
+    """In a process the fork server started: fork sandboxes from that server (pid ``pid``).
+
+    Its address and "alive" pipe are inherited; only its pid is unknown to
+    multiprocessing, which would otherwise start a second server and import everything
+    again. If the server dies (a hostile sandbox may kill it), this process starts its own.
+    """
+    global _adopted, _context
+    from multiprocessing import forkserver, resource_tracker
+
+    server = forkserver._forkserver
+    if server._forkserver_address is None or server._forkserver_alive_fd is None:
+        return
+    original = type(server).ensure_running
+
+    def ensure_running() -> None:
+        if _alive(pid):
+            resource_tracker.ensure_running()
+            return
+        del server.ensure_running  # the server is gone: start our own from now on
+        server._forkserver_address = server._forkserver_alive_fd = None
+        multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+        original(server)
+
+    server.ensure_running = ensure_running
+    _adopted, _context = True, None
+
+
+def server_pid() -> int | None:
+    """The pid of this process's fork server, once started."""
+    from multiprocessing import forkserver
+
+    return forkserver._forkserver._forkserver_pid
+
+
+def start_watchdog(pid: int, period: float = 0.5) -> None:
+    """End this process once process ``pid`` (the one it works for) is gone.
+
+    Children are forked from the fork server, not from the grading process, so nothing
+    else stops a child that loops after its grading process was killed.
+    """
+    def watch():
+        while True:
+            time.sleep(period)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(3)
+            except PermissionError:  # alive, but owned by another user (we dropped to nobody)
+                pass
+
+    threading.Thread(target=watch, name="grader-watchdog", daemon=True).start()
+
+
+def shutdown() -> None:
+    """Stop this process's fork server and wait for it (its CPU time then counts as ours).
+
+    The server reaps the grading processes and sandboxes it forked, so after this
+    ``resource.getrusage(RUSAGE_CHILDREN)`` (or ``/usr/bin/time``) covers the whole run.
+    """
+    global _context
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if server._forkserver_pid is not None:
+        server._stop()
+    _context = None
