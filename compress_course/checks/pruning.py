@@ -16,7 +16,8 @@ from torch import nn
 from . import call, describe, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_magnitude_prune_mask", "check_global_prune_masks", "check_apply_masks",
-           "check_channel_l2_importance", "check_prune_conv_channels", "two_scale_mlp",
+           "check_channel_l2_importance", "check_prune_conv_channels", "check_nm_prune_mask",
+           "two_scale_mlp",
            "mixed_layer_model", "zeroed_channels_pair"]
 
 
@@ -413,4 +414,119 @@ def check_prune_conv_channels(prune_conv_channels) -> int:
         for bad in (0, 5):
             expect_value_error(prune_conv_channels, conv, next_conv, bad, argument="keep")
             cases += 1
+    return cases
+
+
+def _expect_nm_groups(weight: torch.Tensor, mask: torch.Tensor, n: int, m: int, what: str) -> None:
+    """Each group of ``m`` consecutive entries of a row of ``weight.flatten(1)`` (the last one
+    possibly shorter) keeps exactly ``min(n, its size)`` entries, its largest magnitudes."""
+    rows, keep = weight.detach().abs().flatten(1), mask.flatten(1)
+    for row in range(rows.shape[0]):
+        for start in range(0, rows.shape[1], m):
+            values, kept = rows[row, start:start + m], keep[row, start:start + m]
+            expected = min(n, values.numel())
+            expect(int(kept.sum()) == expected,
+                   f"{what}: row {row} of weight.flatten(1), entries {start}-"
+                   f"{start + values.numel() - 1} (a group of {values.numel()}), keeps "
+                   f"{int(kept.sum())}; expected min(n, group size) = {expected}.")
+            if 0 < expected < values.numel():
+                expect(values[~kept].max() <= values[kept].min(),
+                       f"{what}: row {row}, entries {start}-{start + values.numel() - 1}: "
+                       f"kept |w| {values[kept].tolist()} but pruned a larger one among "
+                       f"{values[~kept].tolist()}; keep the n largest magnitudes of each group.")
+
+
+@visible_check
+def check_nm_prune_mask(nm_prune_mask) -> int:
+    cases = 0
+    with part("main property"):
+        w = nn.Parameter(torch.tensor([[0.5, -0.1, 0.3, -0.7, 0.2, 0.9, -0.05, 0.01],
+                                       [1.0, 2.0, -3.0, 4.0, -0.4, 0.3, 0.2, -0.1]]))
+        mask = call(nm_prune_mask, w, 2, 4)
+        _expect_bool_mask(mask, w.shape, "nm_prune_mask(Parameter of shape (2, 8), 2, 4)")
+        expected = torch.tensor([[True, False, False, True, True, True, False, False],
+                                 [False, False, True, True, True, True, False, False]])
+        expect(torch.equal(mask, expected),
+               f"nm_prune_mask(w={w.tolist()}, n=2, m=4) returned {mask.int().tolist()}; "
+               f"expected {expected.int().tolist()}: in every group of 4 consecutive weights "
+               "of a row, keep the 2 largest |w| (True = keep).")
+        torch.manual_seed(0)
+        w64 = torch.randn(6, 12, dtype=torch.float64)
+        for n, m in ((1, 4), (2, 4), (3, 6), (1, 2)):
+            mask = call(nm_prune_mask, w64, n, m)
+            what = f"nm_prune_mask(float64 tensor of shape (6, 12), n={n}, m={m})"
+            _expect_bool_mask(mask, w64.shape, what)
+            _expect_nm_groups(w64, mask, n, m, what)
+            cases += 1
+        cases += 1
+    with part("conv weights"):
+        # Rows of weight.flatten(1): for [out, in, kh, kw] the order is (in, kh, kw).
+        conv_w = torch.zeros(2, 2, 2, 2)
+        conv_w[0] = torch.tensor([[[4.0, 3.0], [2.0, 1.0]], [[-1.0, 2.0], [3.0, -4.0]]])
+        conv_w[1] = torch.tensor([[[1.0, 1.5], [-2.0, 0.5]], [[0.1, 0.2], [-0.3, 0.4]]])
+        mask = call(nm_prune_mask, conv_w, 2, 4)
+        _expect_bool_mask(mask, conv_w.shape, "nm_prune_mask(conv weight of shape (2, 2, 2, 2), 2, 4)")
+        expected = torch.tensor([[[[True, True], [False, False]], [[False, False], [True, True]]],
+                                 [[[False, True], [True, False]], [[False, False], [True, True]]]])
+        expect(torch.equal(mask, expected),
+               f"nm_prune_mask(conv weight of shape (2, 2, 2, 2), 2, 4) returned "
+               f"{mask.int().flatten(1).tolist()} (as weight.flatten(1)); expected "
+               f"{expected.int().flatten(1).tolist()}: groups are 4 consecutive entries of "
+               "weight.flatten(1), whose rows run over (in, kh, kw) in that order.")
+        conv = nn.Conv2d(3, 4, 3)
+        mask = call(nm_prune_mask, conv.weight, 2, 4)
+        _expect_bool_mask(mask, conv.weight.shape, "nm_prune_mask(Conv2d(3, 4, 3).weight, 2, 4)")
+        _expect_nm_groups(conv.weight, mask, 2, 4, "nm_prune_mask(Conv2d(3, 4, 3).weight, 2, 4)")
+        cases += 2
+    with part("tail group"):
+        w = torch.tensor([[0.1, 0.4, -0.3, 0.2, -0.9, 0.05],
+                          [0.3, 0.2, 0.1, 0.0, 0.5, -0.6]])
+        mask = call(nm_prune_mask, w, 2, 4)
+        expected = torch.tensor([[False, True, True, False, True, True],
+                                 [True, True, False, False, True, True]])
+        expect(isinstance(mask, torch.Tensor) and torch.equal(mask, expected),
+               f"nm_prune_mask(w of shape (2, 6), n=2, m=4) returned "
+               f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else describe(mask)}; "
+               f"expected {expected.int().tolist()}: the last group of each row holds only 2 "
+               "entries, and keeps min(n, 2) = 2 of them.")
+        w = torch.tensor([[0.1, 0.4, -0.3, 0.2, -0.9, 0.05, 0.7]])
+        mask = call(nm_prune_mask, w, 1, 3)
+        expected = torch.tensor([[False, True, False, False, True, False, True]])
+        expect(isinstance(mask, torch.Tensor) and torch.equal(mask, expected),
+               f"nm_prune_mask(w of shape (1, 7), n=1, m=3) returned "
+               f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else describe(mask)}; "
+               f"expected {expected.int().tolist()}: groups (0-2), (3-5) and the tail (6) each "
+               "keep their largest |w|.")
+        torch.manual_seed(1)
+        w = torch.randn(5, 11)
+        for n, m in ((2, 4), (3, 4), (2, 3)):
+            what = f"nm_prune_mask(tensor of shape (5, 11), n={n}, m={m})"
+            mask = call(nm_prune_mask, w, n, m)
+            _expect_bool_mask(mask, w.shape, what)
+            _expect_nm_groups(w, mask, n, m, what)
+            cases += 1
+        cases += 2
+    with part("edge cases"):
+        w = torch.randn(3, 8)
+        keep_all = call(nm_prune_mask, w, 4, 4)
+        expect(isinstance(keep_all, torch.Tensor) and bool(keep_all.all()),
+               "nm_prune_mask(w of shape (3, 8), n=4, m=4) must keep every weight (n = m).")
+        prune_all = call(nm_prune_mask, w, 0, 4)
+        expect(isinstance(prune_all, torch.Tensor) and not bool(prune_all.any()),
+               "nm_prune_mask(w of shape (3, 8), n=0, m=4) must prune every weight (n = 0).")
+        ties = torch.full((2, 8), -0.5)
+        mask = call(nm_prune_mask, ties, 2, 4)
+        expect(isinstance(mask, torch.Tensor) and mask.shape == ties.shape and
+               mask.view(2, 2, 4).sum(-1).eq(2).all(),
+               "nm_prune_mask(torch.full((2, 8), -0.5), 2, 4): every magnitude ties, yet each "
+               "group of 4 must keep exactly 2.")
+        cases += 3
+    with part("errors"):
+        w = torch.randn(4, 8)
+        for n, m in ((-1, 4), (5, 4)):
+            expect_value_error(nm_prune_mask, w, n, m, argument="n")
+            cases += 1
+        expect_value_error(nm_prune_mask, w, 0, 0, argument="m")
+        expect_value_error(nm_prune_mask, torch.randn(8), 2, 4, argument="weight")
+        cases += 2
     return cases

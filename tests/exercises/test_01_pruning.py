@@ -526,3 +526,152 @@ def test_prune_conv_channels_errors(prune_conv_channels):
     conv, next_conv = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 2, 3)
     for bad in (0, -1, 7):
         expect_value_error(prune_conv_channels, conv, next_conv, bad, argument="keep")
+
+
+# ---------------------------------------------------------------- nm_prune_mask (3 points)
+
+@pytest.fixture(scope="module")
+def nm_prune_mask(nb):
+    return ready(nb.nm_prune_mask, torch.randn(2, 8), 2, 4)
+
+
+def assert_nm_groups(weight, mask, n, m, what):
+    """Independent reference: walk every group of ``m`` consecutive entries of every row of
+    ``weight.flatten(1)`` (the last group of a row may be shorter)."""
+    assert isinstance(mask, torch.Tensor) and mask.dtype == torch.bool, (
+        f"{what} returned {type(mask).__name__} {getattr(mask, 'dtype', '')}; expected a "
+        "torch.bool tensor (True = keep).")
+    assert mask.shape == weight.shape, (
+        f"{what} returned shape {tuple(mask.shape)}; expected the weight's shape "
+        f"{tuple(weight.shape)}.")
+    rows = weight.detach().double().abs().flatten(1).tolist()
+    keep = mask.flatten(1).tolist()
+    for r, (values, kept) in enumerate(zip(rows, keep, strict=True)):
+        for start in range(0, len(values), m):
+            group = list(zip(values[start:start + m], kept[start:start + m], strict=True))
+            expected = min(n, len(group))
+            got = sum(k for _, k in group)
+            assert got == expected, (
+                f"{what}: row {r} of weight.flatten(1), entries {start}-{start + len(group) - 1} "
+                f"(a group of {len(group)}) keeps {got}; expected min(n, group size) = {expected}.")
+            kept_values = [v for v, k in group if k]
+            pruned_values = [v for v, k in group if not k]
+            if kept_values and pruned_values:
+                assert max(pruned_values) <= min(kept_values), (
+                    f"{what}: row {r}, entries {start}-{start + len(group) - 1}: pruned |w| = "
+                    f"{max(pruned_values):.6g} but kept |w| = {min(kept_values):.6g}; keep the n "
+                    "largest magnitudes of each group.")
+
+
+nm_pairs = st.integers(1, 8).flatmap(lambda m: st.tuples(st.integers(0, m), st.just(m)))
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="main property", weight=2)
+@given(nm=nm_pairs, rows=st.integers(1, 6), groups=st.integers(1, 5), dtype=float_dtypes,
+       seed=st.integers(0, 2**16), ties=st.booleans())
+@settings(max_examples=60)
+def test_nm_mask_groups_of_a_matrix(nm_prune_mask, nm, rows, groups, dtype, seed, ties):
+    n, m = nm
+    w = random_tensor((rows, groups * m), dtype, seed, ties)
+    mask = call(nm_prune_mask, w, n, m)
+    what = f"nm_prune_mask(w of shape {tuple(w.shape)}{' with ties' if ties else ''}, n={n}, m={m})"
+    assert_nm_groups(w, mask, n, m, what)
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="main property", weight=2)
+def test_nm_mask_known_values_and_parameter_input(nm_prune_mask):
+    w = nn.Parameter(torch.tensor([[0.3, -2.0, 0.1, 1.0, -0.2, 0.25, 0.5, -0.6]]))
+    mask = call(nm_prune_mask, w, 2, 4)
+    expected = torch.tensor([[False, True, False, True, False, False, True, True]])
+    assert isinstance(mask, torch.Tensor) and torch.equal(mask, expected), (
+        f"nm_prune_mask(Parameter {w.tolist()}, 2, 4) returned "
+        f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else mask!r}; expected "
+        f"{expected.int().tolist()}.")
+    assert not mask.requires_grad
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="conv weights", weight=1)
+@given(nm=nm_pairs, shape=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3),
+                                    st.integers(1, 3)),
+       dtype=float_dtypes, seed=st.integers(0, 2**16))
+@settings(max_examples=40)
+def test_nm_mask_conv_weights(nm_prune_mask, nm, shape, dtype, seed):
+    n, m = nm
+    w = random_tensor(shape, dtype, seed)
+    mask = call(nm_prune_mask, w, n, m)
+    assert_nm_groups(w, mask, n, m, f"nm_prune_mask(conv weight of shape {shape}, n={n}, m={m})")
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="conv weights", weight=1)
+def test_nm_mask_conv_order_is_in_kh_kw(nm_prune_mask):
+    # Along weight.flatten(1) the row of filter 0 is 0..15, increasing: the 2 largest of
+    # each group of 4 are its last two. Any other order of (in, kh, kw) groups differently.
+    w = torch.arange(32, dtype=torch.float32).view(2, 4, 2, 2)
+    mask = call(nm_prune_mask, w, 2, 4)
+    expected = torch.tensor([False, False, True, True]).repeat(8).view(2, 4, 2, 2)
+    assert isinstance(mask, torch.Tensor) and torch.equal(mask, expected), (
+        "nm_prune_mask(torch.arange(32.).view(2, 4, 2, 2), 2, 4) returned "
+        f"{mask.int().flatten(1).tolist() if isinstance(mask, torch.Tensor) else mask!r} (as "
+        f"weight.flatten(1)); expected {expected.int().flatten(1).tolist()}: groups are 4 "
+        "consecutive entries of weight.flatten(1), whose rows run over (in, kh, kw).")
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="tail group", weight=1)
+@given(nm=nm_pairs, rows=st.integers(1, 5), width=st.integers(1, 30), dtype=float_dtypes,
+       seed=st.integers(0, 2**16))
+@settings(max_examples=60)
+def test_nm_mask_tail_group(nm_prune_mask, nm, rows, width, dtype, seed):
+    n, m = nm
+    if width % m == 0:
+        width += 1 if m > 1 else 0
+    w = random_tensor((rows, width), dtype, seed)
+    mask = call(nm_prune_mask, w, n, m)
+    assert_nm_groups(w, mask, n, m, f"nm_prune_mask(w of shape {(rows, width)}, n={n}, m={m})")
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="tail group", weight=1)
+def test_nm_mask_tail_known_values(nm_prune_mask):
+    w = torch.tensor([[0.9, 0.1, 0.2, 0.3, 0.05, -0.04, 0.03]])
+    mask = call(nm_prune_mask, w, 2, 4)
+    expected = torch.tensor([[True, False, False, True, True, True, False]])
+    assert isinstance(mask, torch.Tensor) and torch.equal(mask, expected), (
+        f"nm_prune_mask(w={w.tolist()}, 2, 4) returned "
+        f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else mask!r}; expected "
+        f"{expected.int().tolist()}: the tail group (entries 4-6, 3 entries) keeps its 2 "
+        "largest |w|.")
+    short = torch.tensor([[0.2, -0.7, 0.1]])
+    mask = call(nm_prune_mask, short, 2, 4)
+    assert isinstance(mask, torch.Tensor) and torch.equal(mask, torch.tensor([[True, True, False]])), (
+        f"nm_prune_mask(w={short.tolist()}, 2, 4) returned "
+        f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else mask!r}; expected "
+        "[[1, 1, 0]]: a row narrower than m is one short group.")
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="edge cases", weight=1)
+@given(m=st.integers(1, 8), shape=st.tuples(st.integers(1, 4), st.integers(1, 17)),
+       value=st.sampled_from([0.0, 1.0, -2.5]))
+@settings(max_examples=30)
+def test_nm_mask_edges(nm_prune_mask, m, shape, value):
+    w = torch.full(shape, value)
+    keep_all = call(nm_prune_mask, w, m, m)
+    assert isinstance(keep_all, torch.Tensor) and bool(keep_all.all()), (
+        f"nm_prune_mask(torch.full({shape}, {value}), n={m}, m={m}) pruned something; n = m "
+        "keeps every weight.")
+    prune_all = call(nm_prune_mask, w, 0, m)
+    assert isinstance(prune_all, torch.Tensor) and not bool(prune_all.any()), (
+        f"nm_prune_mask(torch.full({shape}, {value}), n=0, m={m}) kept something; n = 0 "
+        "prunes every weight.")
+    n = max(1, m // 2)
+    ties = call(nm_prune_mask, w, n, m)
+    assert_nm_groups(w, ties, n, m, f"nm_prune_mask(torch.full({shape}, {value}) (all tied), "
+                     f"n={n}, m={m})")
+
+
+@pytest.mark.exercise("nm_prune_mask", points=3, check="errors", weight=1)
+def test_nm_mask_errors(nm_prune_mask):
+    w = torch.randn(4, 8)
+    for n, m in ((-1, 4), (5, 4), (3, 2)):
+        expect_value_error(nm_prune_mask, w, n, m, argument="n")
+    expect_value_error(nm_prune_mask, w, 0, 0, argument="m")
+    expect_value_error(nm_prune_mask, torch.randn(8), 2, 4, argument="weight")
+    expect_value_error(nm_prune_mask, torch.tensor(1.0), 1, 1, argument="weight")
