@@ -21,7 +21,7 @@ ALL_NOTEBOOKS = SOLUTIONS + sorted((ROOT / "notebooks").glob("*.ipynb"))
 CONTRACT = {
     "00_baseline": {"count_parameters", "model_size_bytes"},
     "01_pruning": {"magnitude_prune_mask", "global_prune_masks", "apply_masks",
-                   "channel_l2_importance", "prune_conv_channels"},
+                   "channel_l2_importance", "prune_conv_channels", "nm_prune_mask"},
     "02_quantization": {"affine_qparams", "quantize", "dequantize",
                         "symmetric_per_channel_quantize", "kmeans_quantize", "fake_quantize",
                         "quantized_linear"},
