@@ -7,6 +7,7 @@ that PyTorch's multiply-by-reciprocal and a division round identically.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -15,7 +16,8 @@ from . import call, describe, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_affine_qparams", "check_quantize", "check_dequantize",
            "check_symmetric_per_channel_quantize", "check_kmeans_quantize",
-           "check_fake_quantize", "check_quantized_linear"]
+           "check_fake_quantize", "check_quantized_linear", "check_calibrate_range",
+           "check_qat_step"]
 
 
 def _is_int_tensor(t) -> bool:
@@ -416,3 +418,181 @@ def _check_random_layer(quantized_linear, generator, batch, n_in, n_out, storage
                          "arithmetic, and the sum accumulated in int32 or wider."
                          if storage else "."))
     return 1
+
+
+# --------------------------------------------------------------------------- calibrate_range
+def _ref_affine(lo: float, hi: float, bits: int) -> tuple[float, int]:
+    """affine_qparams of a range, in float64: the range widened to contain 0."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    q_max = 2**bits - 1
+    if hi == lo:
+        return 1.0, 0
+    scale = (hi - lo) / q_max
+    return scale, int(min(max(round(-lo / scale), 0), q_max))
+
+
+def _ref_error(x: torch.Tensor, scale: float, zero_point: int, bits: int) -> float:
+    x = x.double().flatten()
+    q = (torch.round(x / scale) + zero_point).clamp(0, 2**bits - 1)
+    return ((q - zero_point) * scale - x).pow(2).mean().item()
+
+
+def _ref_mse_candidates(x: torch.Tensor, bits: int, grid: int) -> list[tuple[float, int]]:
+    lo, hi = min(x.min().item(), 0.0), max(x.max().item(), 0.0)
+    return [_ref_affine(k / grid * lo, k / grid * hi, bits) for k in range(1, grid + 1)]
+
+
+def _check_calibration(calibrate_range, x, method, bits, want, why, **kwargs) -> None:
+    got = call(calibrate_range, x, method, bits, **kwargs)
+    text = f"calibrate_range({describe(x)}, {method!r}, bits={bits}" + "".join(
+        f", {k}={v}" for k, v in kwargs.items()) + ")"
+    expect(isinstance(got, tuple) and len(got) == 2,
+           f"{text} returned {got!r}; expected a tuple (scale, zero_point).")
+    scale, zero_point = got
+    expect(isinstance(scale, float) and isinstance(zero_point, int)
+           and not isinstance(zero_point, bool),
+           f"{text} returned ({type(scale).__name__}, {type(zero_point).__name__}); expected "
+           "(float, int), as affine_qparams returns them.")
+    expect(math.isclose(scale, want[0], rel_tol=1e-5) and zero_point == want[1],
+           f"{text} returned ({scale:.6g}, {zero_point}); expected ({want[0]:.6g}, {want[1]}): "
+           f"{why}.")
+
+
+def _check_mse_search(calibrate_range, x, bits, grid=100) -> None:
+    candidates = _ref_mse_candidates(x, bits, grid)
+    errors = [_ref_error(x, s, z, bits) for s, z in candidates]
+    best = min(errors)
+    text = f"calibrate_range({describe(x)}, 'mse', bits={bits}, grid={grid})"
+    got = call(calibrate_range, x, "mse", bits, grid=grid)
+    expect(isinstance(got, tuple) and len(got) == 2,
+           f"{text} returned {got!r}; expected a tuple (scale, zero_point).")
+    scale, zero_point = got
+    matches = [k for k, (s, z) in enumerate(candidates, start=1)
+               if z == zero_point and math.isclose(s, scale, rel_tol=1e-5)]
+    expect(bool(matches),
+           f"{text} returned ({scale:.6g}, {zero_point}), which is not the affine_qparams of any "
+           f"candidate range [alpha * lo, alpha * hi] with alpha = k / {grid}, k = 1..{grid}.")
+    got_error = _ref_error(x, scale, zero_point, bits)
+    first = errors.index(best) + 1
+    expect(got_error <= best * (1 + 1e-5) + 1e-12,
+           f"{text} returned the candidate alpha = {matches[0]}/{grid} with error "
+           f"{got_error:.6g}; alpha = {first}/{grid} gives {best:.6g}, the smallest mean squared "
+           "error over all the activations.")
+
+
+@visible_check
+def check_calibrate_range(calibrate_range) -> int:
+    ramp = torch.arange(101, dtype=torch.float32)  # 0, 1, ..., 100
+    outlier = torch.cat([torch.linspace(-0.2, 1.0, 61), torch.tensor([12.0])])
+    with part("main property"):
+        _check_calibration(calibrate_range, torch.tensor([[-1.0, 0.0], [2.0, 0.5]]), "minmax", 8,
+                           (3 / 255, 85), "min-max is affine_qparams of the whole tensor")
+        _check_calibration(calibrate_range, ramp, "percentile", 8, (90 / 255, 0),
+                           "the 10% and 90% quantiles of 0..100 are 10 and 90, widened to "
+                           "[0, 90]", percentile=90.0)
+        _check_calibration(calibrate_range, ramp - 30, "percentile", 4, (90 / 15, 4),
+                           "the 5% and 95% quantiles of -30..70 are -25 and 65: scale 90/15 = 6, "
+                           "zero point round(25 / 6) = 4", percentile=95.0)
+        _check_mse_search(calibrate_range, outlier, 4)
+        _check_mse_search(calibrate_range, outlier, 8, grid=20)
+    with part("edge cases"):
+        for method in ("minmax", "percentile", "mse"):
+            _check_calibration(calibrate_range, torch.zeros(4), method, 8, (1.0, 0),
+                               "an all-zero input gets scale 1.0 and zero point 0")
+        _check_calibration(calibrate_range, outlier, "percentile", 4, _ref_affine(-0.2, 12.0, 4),
+                           "percentile=100 is min-max", percentile=100.0)
+        _check_calibration(calibrate_range, outlier, "mse", 4, _ref_affine(-0.2, 12.0, 4),
+                           "with grid=1 the only candidate is alpha = 1, min-max", grid=1)
+        _check_calibration(calibrate_range, torch.full((3,), 5.0), "mse", 8, (5 / 255, 0),
+                           "a constant 5.0 is reproduced exactly only by the full range [0, 5]")
+    with part("errors"):
+        x = torch.randn(8)
+        expect_value_error(calibrate_range, x, "max", argument="method")
+        expect_value_error(calibrate_range, x, "mse", 0, argument="bits")
+        expect_value_error(calibrate_range, x, "mse", 17, argument="bits")
+        expect_value_error(calibrate_range, x, "percentile", 8, percentile=50.0,
+                           argument="percentile")
+        expect_value_error(calibrate_range, x, "percentile", 8, percentile=100.5,
+                           argument="percentile")
+        expect_value_error(calibrate_range, x, "mse", 8, grid=0, argument="grid")
+        expect_value_error(calibrate_range, torch.zeros(0), "minmax", argument="activations")
+    return 17
+
+
+# --------------------------------------------------------------------------------- qat_step
+def _ref_qat_forward(layers, x, act_qparams, bits):
+    """The QAT forward written with float formulas: STE with clipping for inputs, plain STE
+    for symmetric per-channel weights."""
+    h, i = x, 0
+    for module in layers:
+        if isinstance(module, torch.nn.Linear):
+            scale, zero_point = act_qparams[i]
+            q = (torch.round(h.detach() / scale) + zero_point).clamp(0, 2**bits - 1)
+            inside = (h >= (0 - zero_point) * scale) & (h <= (2**bits - 1 - zero_point) * scale)
+            h = (q - zero_point) * scale + (h - h.detach()) * inside
+            w = module.weight
+            q_max = 2 ** (bits - 1) - 1
+            scales = w.detach().abs().amax(dim=1, keepdim=True) / q_max
+            scales = torch.where(scales == 0, torch.ones_like(scales), scales)
+            w_q = torch.round(w.detach() / scales).clamp(-q_max, q_max) * scales
+            h = torch.nn.functional.linear(h, w + (w_q - w).detach(), module.bias)
+            i += 1
+        else:
+            h = module(h)
+    return h
+
+
+def _tiny_mlp(seed: int) -> torch.nn.Sequential:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 5),
+                               torch.nn.ReLU(), torch.nn.Linear(5, 3))
+
+
+def _check_qat_case(qat_step, seed, bits, stale) -> None:
+    layers = _tiny_mlp(seed).eval()
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(10, 6, generator=generator)
+    y = torch.randint(0, 3, (10,), generator=generator)
+    # ranges narrower than the data, so that some inputs clip and get no gradient
+    act_qparams = [(0.6 * 2.5 / (2**bits - 1), round(0.4 * (2**bits - 1))),
+                   (0.7 * 1.5 / (2**bits - 1), 0), (0.7 * 1.0 / (2**bits - 1), 0)]
+    twin = copy.deepcopy(layers).train()
+    twin_optimizer = torch.optim.SGD(twin.parameters(), lr=0.5)
+    want_loss = torch.nn.functional.cross_entropy(_ref_qat_forward(twin, x, act_qparams, bits), y)
+    want_loss.backward()
+    twin_optimizer.step()
+    optimizer = torch.optim.SGD(layers.parameters(), lr=0.5)
+    if stale:
+        for p in layers.parameters():
+            p.grad = torch.ones_like(p)
+    setting = (f"qat_step(6-8-5-3 MLP in eval mode, batch of 10, SGD lr=0.5, bits={bits})"
+               + (" with stale gradients left on the parameters" if stale else ""))
+    got = call(qat_step, layers, x, y, optimizer, act_qparams, bits, modifies=(0, 3))
+    expect(isinstance(got, float),
+           f"{setting} returned {got!r}; expected the loss as a Python float (loss.item()).")
+    expect(abs(got - want_loss.item()) <= 1e-4 * max(1.0, abs(want_loss.item())),
+           f"{setting} returned {got:.6g}; expected {want_loss.item():.6g}, the cross-entropy "
+           "of the fake-quantized forward pass before the step.")
+    expect(layers.training, f"{setting} left the layers in eval mode; call layers.train().")
+    for (name, p), q in zip(layers.named_parameters(), twin.parameters(), strict=True):
+        expect(torch.allclose(p, q, rtol=1e-4, atol=1e-6),
+               f"after {setting}, parameter {name} differs from one SGD step with straight-"
+               f"through gradients by up to {(p - q).abs().max().item():.3g}"
+               + ("; zero the gradients first (optimizer.zero_grad())." if stale else
+                  "; fake-quantize each Linear's input (clipped STE) and weight (plain STE)."))
+
+
+@visible_check
+def check_qat_step(qat_step) -> int:
+    with part("main property"):
+        _check_qat_case(qat_step, 0, 4, stale=False)
+        _check_qat_case(qat_step, 1, 2, stale=False)
+        _check_qat_case(qat_step, 2, 8, stale=True)
+    with part("errors"):
+        layers = _tiny_mlp(0)
+        optimizer = torch.optim.SGD(layers.parameters(), lr=0.1)
+        x, y = torch.randn(4, 6), torch.tensor([0, 1, 2, 0])
+        expect_value_error(qat_step, layers, x, y, optimizer, [(0.1, 0)] * 2, 4,
+                           argument="act_qparams")
+        expect_value_error(qat_step, layers, x, y, optimizer, [(0.1, 0)] * 3, 1, argument="bits")
+    return 5
