@@ -24,7 +24,7 @@ CONTRACT = {
                    "channel_l2_importance", "prune_conv_channels", "nm_prune_mask"},
     "02_quantization": {"affine_qparams", "quantize", "dequantize",
                         "symmetric_per_channel_quantize", "kmeans_quantize", "fake_quantize",
-                        "quantized_linear"},
+                        "quantized_linear", "calibrate_range", "qat_step"},
     "03_distillation": {"softmax_with_temperature", "distillation_loss", "distill_step"},
     "04_low_rank": {"low_rank_factors", "rank_for_energy", "factorize_linear", "factorize_conv"},
     "05_acceleration": {"fuse_conv_bn", "ring_allreduce", "average_gradients", "amp_train_step",
