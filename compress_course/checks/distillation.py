@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from . import call, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_softmax_with_temperature", "check_distillation_loss", "check_distill_step",
+           "check_feature_distillation_loss", "reference_feature_distillation_loss",
            "reference_distillation_loss", "tiny_teacher", "tiny_student", "bn_teacher"]
 
 
@@ -245,3 +246,96 @@ def check_distill_step(distill_step) -> int:
                f"left it in {'train' if student.training else 'eval'} mode; call "
                "student.train() before its forward pass.")
     return 4
+
+
+def reference_feature_distillation_loss(student_features: torch.Tensor,
+                                        teacher_features: torch.Tensor,
+                                        projection: nn.Module) -> torch.Tensor:
+    """FitNets' hint loss as the lesson defines it: ``F.mse_loss`` (mean over every element)
+    between ``projection(student_features)`` and the detached ``teacher_features``."""
+    return F.mse_loss(projection(student_features), teacher_features.detach())
+
+
+@visible_check
+def check_feature_distillation_loss(feature_distillation_loss) -> int:
+    cases = 0
+    torch.manual_seed(3)
+    student, teacher = torch.randn(5, 4), torch.randn(5, 7)
+    projection = nn.Linear(4, 7)
+    with part("main property"):
+        got = call(feature_distillation_loss, student, teacher, projection)
+        with torch.no_grad():
+            expected = ((projection(student) - teacher) ** 2).mean()
+        expect(isinstance(got, torch.Tensor) and got.dim() == 0,
+               f"feature_distillation_loss(student [5, 4], teacher [5, 7], Linear(4, 7)) "
+               f"returned {got!r}; expected a scalar (0-dimensional) tensor.")
+        expect(torch.allclose(got.detach(), expected, rtol=1e-5, atol=1e-7),
+               f"feature_distillation_loss(student [5, 4], teacher [5, 7], Linear(4, 7)) returned "
+               f"{got.item():.6g}; expected {expected.item():.6g}, the mean over all 5 x 7 "
+               "elements of (projection(student_features) - teacher_features)**2. The sum, or "
+               "the mean over the batch of per-example sums, is a different number.")
+        double = call(feature_distillation_loss, student.double(), teacher.double(),
+                      nn.Linear(4, 7).double())
+        expect(isinstance(double, torch.Tensor) and double.dtype == torch.float64,
+               f"feature_distillation_loss(float64 features, float64 Linear) returned "
+               f"{getattr(double, 'dtype', double)}; expected float64.")
+        cases += 2
+    with part("edge cases"):
+        with torch.no_grad():
+            matched = projection(student)
+        zero = call(feature_distillation_loss, student, matched, projection)
+        expect(abs(zero.item()) < 1e-10,
+               f"feature_distillation_loss(teacher_features = projection(student_features)) "
+               f"returned {zero.item():.3g}; expected 0.")
+        maps_s, maps_t = torch.randn(2, 3, 4, 4), torch.randn(2, 6, 4, 4)
+        conv = nn.Conv2d(3, 6, kernel_size=1)
+        got = call(feature_distillation_loss, maps_s, maps_t, conv)
+        with torch.no_grad():
+            expected = ((conv(maps_s) - maps_t) ** 2).mean()
+        expect(torch.allclose(got.detach(), expected, rtol=1e-5, atol=1e-7),
+               f"feature_distillation_loss(feature maps [2, 3, 4, 4] and [2, 6, 4, 4], a 1x1 "
+               f"Conv2d(3, 6)) returned {got.item():.6g}; expected {expected.item():.6g} (mean "
+               "over every element, whatever the features' shape).")
+        single = call(feature_distillation_loss, student[:1], teacher[:1], projection)
+        with torch.no_grad():
+            expected = ((projection(student[:1]) - teacher[:1]) ** 2).mean()
+        expect(torch.allclose(single.detach(), expected, rtol=1e-5, atol=1e-7),
+               f"feature_distillation_loss(a batch of one) returned {single.item():.6g}; "
+               f"expected {expected.item():.6g}.")
+        cases += 3
+    with part("no gradient to the teacher"):
+        student_leaf = student.clone().requires_grad_(True)
+        teacher_leaf = teacher.clone().requires_grad_(True)
+        trained = copy.deepcopy(projection)
+        loss = call(feature_distillation_loss, student_leaf, teacher_leaf, trained)
+        expect(isinstance(loss, torch.Tensor) and loss.requires_grad,
+               "feature_distillation_loss returned a tensor without a gradient: the student's "
+               "features and the projection must stay in the graph.")
+        loss.backward()
+        expect(teacher_leaf.grad is None or not teacher_leaf.grad.abs().any(),
+               "feature_distillation_loss let a gradient reach teacher_features; detach them "
+               "(the teacher is fixed).")
+        reference_student = student.clone().requires_grad_(True)
+        reference_projection = copy.deepcopy(projection)
+        reference_feature_distillation_loss(reference_student, teacher,
+                                            reference_projection).backward()
+        expect(student_leaf.grad is not None
+               and torch.allclose(student_leaf.grad, reference_student.grad, rtol=1e-4, atol=1e-7),
+               "feature_distillation_loss: the gradient with respect to student_features differs "
+               "from the reference's (don't detach the student's features).")
+        expect(trained.weight.grad is not None and torch.allclose(
+                   trained.weight.grad, reference_projection.weight.grad, rtol=1e-4, atol=1e-7),
+               "feature_distillation_loss: the projection's weight got no gradient, or a wrong "
+               "one; the projection learns together with the student.")
+        cases += 1
+    with part("errors"):
+        expect_value_error(feature_distillation_loss, torch.randn(4), teacher, projection,
+                           argument="student_features")
+        expect_value_error(feature_distillation_loss, student, torch.randn(3, 7), projection,
+                           argument="teacher_features")
+        expect_value_error(feature_distillation_loss, student, teacher, nn.Linear(4, 1),
+                           argument="projection")
+        expect_value_error(feature_distillation_loss, student, teacher, nn.Linear(4, 6),
+                           argument="projection")
+        cases += 4
+    return cases

@@ -1,4 +1,5 @@
-"""Hidden checks of lesson 03: softmax_with_temperature, distillation_loss, distill_step."""
+"""Hidden checks of lesson 03: softmax_with_temperature, distillation_loss, distill_step,
+feature_distillation_loss."""
 
 import copy
 
@@ -377,3 +378,133 @@ def test_distill_step_trains_the_student_in_train_mode(nb):
     assert losses[-1] < losses[0], (
         f"five distill_step calls on the same batch gave losses {[round(v, 4) for v in losses]}; "
         "the loss should fall (gradient descent on the student).")
+
+
+# -------------------------------------------------------------- feature_distillation_loss
+
+def hint_reference(student_features, teacher_features, projection):
+    """Independent reference: the mean of squared differences, computed in float64."""
+    with torch.no_grad():
+        projected = projection.double()(student_features.double())
+    return ((projected - teacher_features.double()) ** 2).mean()
+
+
+def hint_gradients(feature_distillation_loss, student_features, teacher_features, projection):
+    """Scenario: backpropagate the learner's hint loss; return the gradients that reach each input."""
+    student_leaf = student_features.clone().requires_grad_(True)
+    teacher_leaf = teacher_features.clone().requires_grad_(True)
+    loss = feature_distillation_loss(student_leaf, teacher_leaf, projection)
+    if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
+        return {"in_graph": False, "student": None, "teacher": None, "weight": None, "bias": None}
+    loss.backward()
+    return {"in_graph": True, "student": student_leaf.grad, "teacher": teacher_leaf.grad,
+            "weight": projection.weight.grad, "bias": projection.bias.grad}
+
+
+def seeded_linear(d_in, d_out, seed, dtype=torch.float32):
+    torch.manual_seed(seed)
+    return nn.Linear(d_in, d_out).to(dtype)
+
+
+@pytest.mark.exercise("feature_distillation_loss", points=3, check="main property", weight=2)
+@settings(max_examples=30, phases=NO_SHRINK)
+@given(batch=st.integers(1, 9), d_s=st.integers(1, 8), d_t=st.integers(1, 12), dtype=dtypes,
+       scale=scales, seed=st.integers(0, 10**6))
+def test_feature_distillation_loss_matches_reference(nb, batch, d_s, d_t, dtype, scale, seed):
+    generator = torch.Generator().manual_seed(seed)
+    student = (torch.randn(batch, d_s, generator=generator, dtype=torch.float64)).to(dtype)
+    teacher = (scale * torch.randn(batch, d_t, generator=generator, dtype=torch.float64)).to(dtype)
+    projection = seeded_linear(d_s, d_t, seed, dtype)
+    weight_before = projection.weight.detach().clone()
+    got = call(nb.feature_distillation_loss, student, teacher, projection)
+    expected = hint_reference(student, teacher, projection)
+    setting = (f"feature_distillation_loss(student [{batch}, {d_s}], teacher [{batch}, {d_t}] "
+               f"of scale {scale}, Linear({d_s}, {d_t}), {dtype})")
+    assert isinstance(got, torch.Tensor) and got.dim() == 0, (
+        f"{setting} returned {got!r}; expected a scalar (0-dimensional) tensor.")
+    assert got.dtype == dtype, f"{setting} returned {got.dtype}; expected {dtype}."
+    assert torch.allclose(got.detach().double(), expected, **tolerance(dtype)), (
+        f"{setting} returned {got.item():.6g}; expected {expected.item():.6g}, the mean over all "
+        f"{batch} x {d_t} elements of (projection(student_features) - teacher_features)**2.")
+    assert torch.equal(projection.weight, weight_before), (
+        f"{setting} changed the projection's weights; the loss only computes a number.")
+
+
+@pytest.mark.exercise("feature_distillation_loss", points=3, check="edge cases", weight=1)
+def test_feature_distillation_loss_edge_cases(nb):
+    torch.manual_seed(11)
+    student, teacher = torch.randn(6, 5), torch.randn(6, 9)
+    projection = seeded_linear(5, 9, 12)
+    with torch.no_grad():
+        matched = projection(student)
+    zero = call(nb.feature_distillation_loss, student, matched, projection)
+    assert abs(zero.item()) < 1e-10, (
+        f"feature_distillation_loss(teacher_features = projection(student_features)) returned "
+        f"{zero.item():.3g}; expected 0.")
+    for maps_s, maps_t in [(torch.randn(3, 2, 5, 5), torch.randn(3, 8, 5, 5)),
+                           (torch.randn(1, 4, 2, 3), torch.randn(1, 1, 2, 3))]:
+        torch.manual_seed(13)
+        conv = nn.Conv2d(maps_s.shape[1], maps_t.shape[1], kernel_size=1)
+        got = call(nb.feature_distillation_loss, maps_s, maps_t, conv)
+        expected = hint_reference(maps_s, maps_t, conv)
+        assert torch.allclose(got.detach().double(), expected, rtol=1e-5, atol=1e-7), (
+            f"feature_distillation_loss(feature maps {list(maps_s.shape)} and {list(maps_t.shape)}, "
+            f"a 1x1 Conv2d) returned {got.item():.6g}; expected {expected.item():.6g} (the mean "
+            "over every element, whatever the features' shape).")
+    same_width = torch.randn(4, 5)
+    got = call(nb.feature_distillation_loss, student[:4], same_width, nn.Identity())
+    expected = ((student[:4].double() - same_width.double()) ** 2).mean()
+    assert torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-7), (
+        f"feature_distillation_loss(student [4, 5], teacher [4, 5], nn.Identity()) returned "
+        f"{got.item():.6g}; expected {expected.item():.6g}.")
+    single = call(nb.feature_distillation_loss, student[:1], teacher[:1], projection)
+    expected = hint_reference(student[:1], teacher[:1], projection)
+    assert torch.allclose(single.detach().double(), expected, rtol=1e-5, atol=1e-7), (
+        f"feature_distillation_loss(a batch of one) returned {single.item():.6g}; expected "
+        f"{expected.item():.6g}.")
+
+
+@pytest.mark.exercise("feature_distillation_loss", points=3, check="no gradient to the teacher",
+                      weight=1)
+@settings(max_examples=8, phases=NO_SHRINK)
+@given(batch=st.integers(1, 7), d_s=st.integers(1, 6), d_t=st.integers(1, 10),
+       seed=st.integers(0, 10**6))
+def test_feature_distillation_loss_gradients(nb, batch, d_s, d_t, seed):
+    generator = torch.Generator().manual_seed(seed)
+    student = torch.randn(batch, d_s, generator=generator)
+    teacher = 2 * torch.randn(batch, d_t, generator=generator)
+    projection = seeded_linear(d_s, d_t, seed)
+    got = in_child(nb.feature_distillation_loss, hint_gradients, student, teacher,
+                   copy.deepcopy(projection))
+    setting = f"feature_distillation_loss(student [{batch}, {d_s}], teacher [{batch}, {d_t}])"
+    assert got["in_graph"], (f"{setting} returned a tensor without a gradient; the student's "
+                             "features and the projection must stay in the graph.")
+    assert got["teacher"] is None or not got["teacher"].abs().any(), (
+        f"{setting} let a gradient of norm {got['teacher'].norm().item():.3g} reach "
+        "teacher_features; detach them.")
+    student_leaf = student.clone().requires_grad_(True)
+    twin = copy.deepcopy(projection)
+    F.mse_loss(twin(student_leaf), teacher).backward()
+    for name, mine, reference in [("student_features", got["student"], student_leaf.grad),
+                                  ("the projection's weight", got["weight"], twin.weight.grad),
+                                  ("the projection's bias", got["bias"], twin.bias.grad)]:
+        assert mine is not None and torch.allclose(mine, reference, rtol=1e-4, atol=1e-7), (
+            f"{setting}: the gradient with respect to {name} is "
+            f"{'missing' if mine is None else 'wrong'}; only the teacher's features are detached.")
+
+
+@pytest.mark.exercise("feature_distillation_loss", points=3, check="errors", weight=1)
+def test_feature_distillation_loss_rejects_bad_arguments(nb):
+    student, teacher = torch.randn(5, 4), torch.randn(5, 7)
+    projection = seeded_linear(4, 7, 0)
+    expect_value_error(nb.feature_distillation_loss, torch.randn(4), teacher, projection,
+                       argument="student_features")
+    expect_value_error(nb.feature_distillation_loss, torch.tensor(1.0), teacher, projection,
+                       argument="student_features")
+    expect_value_error(nb.feature_distillation_loss, student, torch.randn(6, 7), projection,
+                       argument="teacher_features")
+    expect_value_error(nb.feature_distillation_loss, student, torch.randn(7), projection,
+                       argument="teacher_features")
+    for wrong in (seeded_linear(4, 1, 1), seeded_linear(4, 6, 2), seeded_linear(4, 14, 3)):
+        expect_value_error(nb.feature_distillation_loss, student, teacher, wrong,
+                           argument="projection")
