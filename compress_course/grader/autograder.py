@@ -124,7 +124,7 @@ def find_notebooks(submission: Path) -> Path:
 
 def _write_atomically(path: Path, results: dict) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(results, indent=2) + "\n")
+    temporary.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     os.replace(temporary, path)
 
 

@@ -90,7 +90,7 @@ def _grade(args) -> int:
         if problems:  # a bug of ours, never the learner's
             print("error: " + "; ".join(problems), file=sys.stderr)
             return 1
-        Path(args.gradescope).write_text(json.dumps(results, indent=2) + "\n")
+        Path(args.gradescope).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         print(f"Gradescope results written to {args.gradescope}")
     return 0
 
