@@ -10,6 +10,7 @@ each check is split into the same named parts as the hidden checks' points.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -22,7 +23,7 @@ __all__ = ["check_fuse_conv_bn", "check_ring_allreduce", "check_average_gradient
            "check_amp_train_step", "random_conv_bn", "reference_conv_bn", "RecordingScaler",
            "reference_amp_step", "ring_send_bound", "ring_schedule", "ring_log_error",
            "average_gradients_errors", "run_scenario", "observe_amp_step",
-           "launch_average_gradients", "check_top_operators", "reference_top_operators",
+           "launch_average_gradients", "amp_clip_error", "check_top_operators", "reference_top_operators",
            "top_operators_error", "TOP_OPERATOR_CASES", "TOP_OPERATOR_EDGE_CASES"]
 
 
@@ -604,6 +605,44 @@ def amp_inf_skip_error(amp_train_step) -> str | None:
     return None
 
 
+def amp_clip_error(amp_train_step, seed: int, fraction: float, scaler_enabled: bool) -> str | None:
+    """None when ``amp_train_step(..., max_norm=...)`` clips the *unscaled* gradients.
+
+    ``max_norm`` is ``fraction`` times the fresh gradient's total norm, so the clipping is
+    active when ``fraction < 1`` and changes nothing when it is above 1. The expected
+    parameters are one SGD step (lr 1) on the bf16-autocast gradient clipped with
+    ``clip_grad_norm_``; an enabled scaler (scale 256) must not change them.
+    """
+    model, x, y, _ = amp_case(seed, 12, 8, 4)
+    lr = 1.0
+    expected = copy.deepcopy(model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = nn.functional.cross_entropy(expected(x), y)
+    loss.backward()
+    norm = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(p.grad) for p in expected.parameters()])).item()
+    max_norm = fraction * norm
+    nn.utils.clip_grad_norm_(expected.parameters(), max_norm)
+    with torch.no_grad():
+        for p in expected.parameters():
+            p -= lr * p.grad
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    scaler = torch.amp.GradScaler("cpu", enabled=scaler_enabled, init_scale=2.0 ** 8)
+    what = (f"amp_train_step(MLP 8-32-4, x (12, 8), y, SGD(lr=1), GradScaler(enabled="
+            f"{scaler_enabled}, init_scale=256), 'cpu', torch.bfloat16, max_norm={max_norm:.4g})")
+    call(amp_train_step, model, x, y, optimizer, scaler, "cpu", torch.bfloat16,
+         max_norm=max_norm, modifies=(0, 3, 4))
+    for (name, got), want in zip(model.named_parameters(), expected.parameters(), strict=True):
+        if not torch.allclose(got, want, rtol=1e-3, atol=1e-4):
+            active = "the clipping is active" if fraction < 1 else "the norm is already below it"
+            return (f"{what}: parameter {name} after the step differs by "
+                    f"{(got - want).abs().max().item():.3g} from one SGD step on the gradient "
+                    f"clipped to total norm {max_norm:.4g} ({active}: the gradient's norm is "
+                    f"{norm:.4g}). Clip the true gradients: unscale them first "
+                    "(scaler.unscale_(optimizer)), then clip_grad_norm_, then scaler.step.")
+    return None
+
+
 @visible_check
 def check_amp_train_step(amp_train_step) -> int:
     cases = [(0, 16, 10, 4, False), (1, 9, 7, 3, True)]
@@ -616,7 +655,18 @@ def check_amp_train_step(amp_train_step) -> int:
             expect(problems["loss scaling"] is None, problems["loss scaling"] or "")
         problem = amp_inf_skip_error(amp_train_step)
         expect(problem is None, problem or "")
-    return len(cases) + 1
+    with part("gradient clipping"):
+        for seed, fraction, scaler_enabled in [(0, 0.3, True), (1, 0.3, False), (2, 3.0, True)]:
+            problem = amp_clip_error(amp_train_step, seed, fraction, scaler_enabled)
+            expect(problem is None, problem or "")
+    with part("errors"):
+        model, x, y, lr = amp_case(0, 4, 3, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        for bad in (0.0, -1.0):
+            expect_value_error(amp_train_step, model, x, y, optimizer,
+                               torch.amp.GradScaler("cpu", enabled=False), "cpu",
+                               torch.bfloat16, max_norm=bad, argument="max_norm")
+    return len(cases) + 6
 
 
 # -------------------------------------------------------------------- top_operators

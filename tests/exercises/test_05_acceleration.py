@@ -19,6 +19,8 @@ from compress_course.checks import expect_value_error
 from compress_course.checks.acceleration import (
     TOP_OPERATOR_CASES,
     TOP_OPERATOR_EDGE_CASES,
+    amp_case,
+    amp_clip_error,
     amp_inf_skip_error,
     amp_step_problems,
     average_gradients_errors,
@@ -199,3 +201,24 @@ def test_top_operators_rejects_bad_events(nb):
     for bad_events in ([], [("aten::add", 2.0), ("aten::mm", -1.0)],
                        [("aten::mm", 0.0), ("aten::add", 0.0)], [("aten::t", 0.0)]):
         expect_value_error(nb.top_operators, bad_events, 3, argument="events")
+
+
+@pytest.mark.exercise("amp_train_step", points=3, check="gradient clipping", weight=1)
+@pytest.mark.parametrize("seed,fraction,scaler_enabled", [
+    (0, 0.3, True), (1, 0.3, False), (2, 3.0, True), (3, 0.05, True), (4, 0.5, False),
+    (5, 1.5, False)])
+def test_amp_train_step_clips_the_unscaled_gradients(nb, seed, fraction, scaler_enabled):
+    # max_norm = fraction x the gradient's norm: fraction < 1 clips, > 1 changes nothing.
+    # Clipping before unscaling clips the scale-times-larger gradient and fails with a scaler.
+    problem = amp_clip_error(nb.amp_train_step, seed, fraction, scaler_enabled)
+    assert problem is None, problem
+
+
+@pytest.mark.exercise("amp_train_step", points=3, check="errors", weight=1)
+def test_amp_train_step_rejects_a_non_positive_max_norm(nb):
+    model, x, y, lr = amp_case(0, 4, 3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for bad in (0.0, -0.5):
+        expect_value_error(nb.amp_train_step, model, x, y, optimizer,
+                           torch.amp.GradScaler("cpu", enabled=False), "cpu", torch.bfloat16,
+                           max_norm=bad, argument="max_norm")
