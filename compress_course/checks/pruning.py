@@ -1,7 +1,7 @@
 """Visible checks of lesson 01 (pruning).
 
-``magnitude_prune_mask``, ``global_prune_masks``, ``apply_masks``, ``channel_l2_importance``
-and ``prune_conv_channels``. The small models built here (``two_scale_mlp``,
+``magnitude_prune_mask``, ``global_prune_masks``, ``apply_masks``, ``channel_l2_importance``,
+``prune_conv_channels`` and ``nm_prune_mask``. The small models built here (``two_scale_mlp``,
 ``mixed_layer_model``) are reused by the hidden checks. Each check is split into the named
 parts (``part``) that the hidden checks of ``tests/exercises/test_01_pruning.py`` grade.
 """
@@ -310,6 +310,29 @@ def check_channel_l2_importance(channel_l2_importance) -> int:
                f"returned {describe(got)}; expected "
                f"{[round(v, 4) for v in expected.tolist()]}.")
         cases += 2
+    with part("L1 norm"):
+        w = torch.zeros(3, 2, 2, 2)
+        w[0, 0, 0, 0], w[0, 1, 1, 1] = 3.0, -4.0  # L1 7
+        w[1] = -1.0  # 8 entries: L1 8
+        got = call(channel_l2_importance, w, norm=1)
+        expected = torch.tensor([7.0, 8.0, 0.0])
+        expect(isinstance(got, torch.Tensor) and got.shape == (3,) and
+               torch.allclose(got.detach().float(), expected),
+               f"channel_l2_importance(weight of shape (3, 2, 2, 2), norm=1) returned "
+               f"{describe(got)}; expected {expected.tolist()}: the sum of absolute values of each "
+               "output filter (a negative weight adds its magnitude).")
+        conv = nn.Conv2d(3, 5, 3, dtype=torch.float64)
+        got = call(channel_l2_importance, conv.weight, norm=1)
+        expected = conv.weight.detach().abs().sum(dim=(1, 2, 3))
+        expect(isinstance(got, torch.Tensor) and got.shape == (5,) and
+               torch.allclose(got.detach().double(), expected),
+               f"channel_l2_importance(conv.weight, a float64 Parameter of shape (5, 3, 3, 3), norm=1) "
+               f"returned {describe(got)}; expected {[round(v, 4) for v in expected.tolist()]}.")
+        cases += 2
+    with part("errors"):
+        for bad in (0, 3, 1.5):
+            expect_value_error(channel_l2_importance, torch.randn(2, 1, 1, 1), norm=bad, argument="norm")
+            cases += 1
     return cases
 
 

@@ -401,6 +401,41 @@ def test_channel_importance_known_values(channel_l2_importance):
         f"{got.tolist()}; expected [5, 1, 0, 0.7071] (L2, not L1 and not squared).")
 
 
+@pytest.mark.exercise("channel_l2_importance", points=2, check="L1 norm", weight=1)
+@given(shape=st.tuples(st.integers(1, 16), st.integers(1, 6), st.integers(1, 5),
+                       st.integers(1, 5)),
+       dtype=float_dtypes, seed=st.integers(0, 2**16))
+@settings(max_examples=40)
+def test_channel_importance_l1(channel_l2_importance, shape, dtype, seed):
+    w = random_tensor(shape, dtype, seed)
+    got = call(channel_l2_importance, w, norm=1)
+    expected = w.double().abs().sum(dim=(1, 2, 3))
+    assert isinstance(got, torch.Tensor) and tuple(got.shape) == (shape[0],), (
+        f"channel_l2_importance(weight of shape {shape}, norm=1) returned shape "
+        f"{tuple(getattr(got, 'shape', ()))}; expected ({shape[0]},).")
+    assert torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-6), (
+        f"channel_l2_importance(weight of shape {shape}, norm=1) returned "
+        f"{[round(v, 4) for v in got.tolist()[:4]]}...; expected "
+        f"{[round(v, 4) for v in expected.tolist()[:4]]}...: the sum of |w| of each output filter.")
+
+
+@pytest.mark.exercise("channel_l2_importance", points=2, check="L1 norm", weight=1)
+def test_channel_importance_l1_known_values(channel_l2_importance):
+    w = torch.zeros(3, 1, 1, 2)
+    w[0, 0, 0] = torch.tensor([3.0, -4.0])
+    w[2, 0, 0] = torch.tensor([-0.5, -0.25])
+    got = call(channel_l2_importance, nn.Parameter(w), norm=1)
+    assert isinstance(got, torch.Tensor) and torch.allclose(got.detach(), torch.tensor([7.0, 0.0, 0.75])), (
+        f"channel_l2_importance(filters [[3, -4], [0, 0], [-0.5, -0.25]], norm=1) returned "
+        f"{got.tolist() if isinstance(got, torch.Tensor) else got!r}; expected [7, 0, 0.75].")
+
+
+@pytest.mark.exercise("channel_l2_importance", points=2, check="errors", weight=1)
+def test_channel_importance_errors(channel_l2_importance):
+    for bad in (0, 3, 1.5, -1):
+        expect_value_error(channel_l2_importance, torch.randn(2, 1, 1, 1), norm=bad, argument="norm")
+
+
 # ---------------------------------------------------------------- prune_conv_channels (4 points)
 
 conv_pairs = st.fixed_dictionaries({
