@@ -286,6 +286,8 @@ def test_bits_per_char_and_unigram_baseline():
     assert abs(models.unigram_bits_per_char(train, torch.tensor([0]), 4) - 1.0) < 1e-9
     with pytest.raises(ValueError, match="window"):
         models.eval_windows(torch.arange(3), 4)
+    spread = models.eval_windows(torch.arange(401), 4, max_windows=3)  # 100 windows in all
+    assert spread[:, 0].tolist() == [0, 200, 396] and torch.equal(spread[2], torch.arange(396, 401))
 
 
 def test_train_char_lm_learns_and_caches(tmp_path, monkeypatch):
