@@ -91,7 +91,15 @@ def check_softmax_with_temperature(softmax_with_temperature) -> int:
         got = call(softmax_with_temperature, batch, 3.0)
         expect(torch.allclose(got, torch.softmax(batch / 3.0, dim=-1), atol=1e-6),
                "softmax_with_temperature(logits of shape (2, 3, 5), T=3) is not the softmax "
-               "over the LAST dimension (use dim=-1).")
+               "over the LAST dimension (the default dim=-1).")
+        for dim in (0, 1, -2):
+            got = call(softmax_with_temperature, batch, 3.0, dim=dim)
+            expected = torch.softmax(batch / 3.0, dim=dim)
+            expect(isinstance(got, torch.Tensor) and got.shape == batch.shape
+                   and torch.allclose(got, expected, atol=1e-6),
+                   f"softmax_with_temperature(logits of shape (2, 3, 5), T=3, dim={dim}) is not "
+                   f"the softmax along dim {dim}: use dim for the max, the exp's sum, everything.")
+            cases += 1
         double = logits.double()
         got = call(softmax_with_temperature, double, 2.0)
         expect(isinstance(got, torch.Tensor) and got.dtype == torch.float64,
@@ -104,12 +112,21 @@ def check_softmax_with_temperature(softmax_with_temperature) -> int:
             expected = torch.softmax(torch.tensor(big), dim=-1)
             expect(torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-6),
                    f"softmax_with_temperature({big}, T=1) returned {got.tolist()}; expected "
-                   f"{expected.tolist()}. exp(1000) overflows: subtract the row maximum first, "
-                   "or use torch.softmax.")
+                   f"{expected.tolist()}. exp(1000) overflows: subtract the maximum first.")
+        huge = torch.tensor([[1e36, 0.0, -1e36]])
+        got = call(softmax_with_temperature, huge, 1e-3)
+        expect(torch.isfinite(got).all() and torch.allclose(got, torch.tensor([[1.0, 0.0, 0.0]])),
+               f"softmax_with_temperature([[1e36, 0, -1e36]], T=1e-3) returned {got.tolist()}; "
+               "expected [[1, 0, 0]]. 1e36 / 1e-3 is inf in float32: subtract the maximum "
+               "BEFORE dividing by T.")
         cold = call(softmax_with_temperature, torch.tensor([[3.0, 1.0, 2.0]]), 1e-4)
         expect(torch.allclose(cold, torch.tensor([[1.0, 0.0, 0.0]]), atol=1e-6),
                f"softmax_with_temperature([[3, 1, 2]], T=1e-4) returned {cold.tolist()}; "
                "expected one-hot on the largest logit (T -> 0), with no inf or nan.")
+        tied = call(softmax_with_temperature, torch.tensor([[3.0, 3.0, 1.0]]), 1e-4)
+        expect(torch.allclose(tied, torch.tensor([[0.5, 0.5, 0.0]]), atol=1e-6),
+               f"softmax_with_temperature([[3, 3, 1]], T=1e-4) returned {tied.tolist()}; "
+               "expected [[0.5, 0.5, 0]]: classes tied for the largest logit share it.")
         line = torch.tensor([0.0, 1.0, 2.0])
         got = call(softmax_with_temperature, line, 2.0)
         expected = torch.softmax(line / 2, dim=0)
@@ -117,11 +134,13 @@ def check_softmax_with_temperature(softmax_with_temperature) -> int:
                and torch.allclose(got, expected, atol=1e-6),
                f"softmax_with_temperature([0, 1, 2] (a 1-D tensor), T=2) returned {got!r}; "
                f"expected {expected.tolist()}.")
-        cases += 4
+        cases += 6
     with part("errors"):
         expect_value_error(softmax_with_temperature, logits, 0.0, argument="T")
         expect_value_error(softmax_with_temperature, logits, -1.0, argument="T")
-        cases += 2
+        expect_value_error(softmax_with_temperature, logits, 1.0, dim=2, argument="dim")
+        expect_value_error(softmax_with_temperature, logits, 1.0, dim=-3, argument="dim")
+        cases += 4
     return cases
 
 

@@ -68,6 +68,24 @@ def test_softmax_with_temperature_matches_torch(nb, shape, T, dtype, scale, seed
         f"{(got - expected).abs().max().item():.3g}.")
 
 
+@pytest.mark.exercise("softmax_with_temperature", points=2, check="main property", weight=2)
+@settings(max_examples=30, phases=NO_SHRINK)
+@given(shape=shapes, T=temperatures, dtype=dtypes, scale=scales, seed=st.integers(0, 10**6),
+       which=st.integers(0, 10**3))
+def test_softmax_with_temperature_along_dim(nb, shape, T, dtype, scale, seed, which):
+    logits = random_logits(shape, dtype, scale, seed)
+    dim = which % (2 * len(shape)) - len(shape)  # every valid dim, negative and positive
+    got = call(nb.softmax_with_temperature, logits, T, dim=dim)
+    expected = torch.softmax(logits.double() / T, dim=dim).to(dtype)
+    assert isinstance(got, torch.Tensor) and got.shape == logits.shape, (
+        f"softmax_with_temperature(logits of shape {tuple(shape)}, T={T}, dim={dim}) returned "
+        f"{getattr(got, 'shape', got)!r}; expected a tensor of shape {tuple(shape)}.")
+    assert got.dtype == dtype and torch.allclose(got, expected, **tolerance(dtype)), (
+        f"softmax_with_temperature(logits of shape {tuple(shape)}, scale {scale}, T={T}, "
+        f"dim={dim}, {dtype}) differs from torch.softmax(logits / T, dim={dim}); the maximum, "
+        "the exponentials and their sum all go along dim.")
+
+
 @pytest.mark.exercise("softmax_with_temperature", points=2, check="edge cases", weight=1)
 def test_softmax_with_temperature_large_logits_and_limits(nb):
     for big in ([1000.0, 999.0, 0.0], [1e30, -1e30, 0.0], [-1000.0, -1001.0, -1002.0]):
@@ -78,6 +96,18 @@ def test_softmax_with_temperature_large_logits_and_limits(nb):
             assert torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-6), (
                 f"softmax_with_temperature({big}, T={T}) returned {got.tolist()}; expected "
                 f"{expected.tolist()} (numerically stable: subtract the row max before exp).")
+    huge = torch.tensor([[1e36, 0.0, -1e36], [-1e36, 2e36, 1e36]])
+    for T in (1e-3, 1e-6):
+        got = call(nb.softmax_with_temperature, huge, T)
+        expected = torch.softmax((huge.double() - huge.double().amax(-1, keepdim=True)) / T, -1)
+        assert torch.isfinite(got).all() and torch.allclose(got.double(), expected, atol=1e-6), (
+            f"softmax_with_temperature([[1e36, 0, -1e36], [-1e36, 2e36, 1e36]], T={T}) returned "
+            f"{got.tolist()}; expected {expected.tolist()}: logits / T overflows to inf in "
+            "float32, so subtract the maximum BEFORE dividing by T.")
+    tied = call(nb.softmax_with_temperature, torch.tensor([[3.0, 3.0, 1.0], [-2.0, 5.0, 5.0]]), 1e-4)
+    assert torch.allclose(tied, torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]), atol=1e-6), (
+        f"softmax_with_temperature([[3, 3, 1], [-2, 5, 5]], T=1e-4) returned {tied.tolist()}; "
+        "expected [[0.5, 0.5, 0], [0, 0.5, 0.5]]: classes tied for the largest logit share it.")
     logits = torch.tensor([[3.0, 1.0, 2.0, -1.0]])
     cold = call(nb.softmax_with_temperature, logits, 1e-4)
     assert torch.allclose(cold, torch.tensor([[1.0, 0.0, 0.0, 0.0]]), atol=1e-6), (
@@ -103,6 +133,9 @@ def test_softmax_with_temperature_large_logits_and_limits(nb):
 def test_softmax_with_temperature_rejects_bad_T(nb):
     for T in (0.0, -0.5, -3.0):
         expect_value_error(nb.softmax_with_temperature, torch.randn(2, 3), T, argument="T")
+    for shape, dim in [((2, 3), 2), ((2, 3), -3), ((4,), 1), ((2, 3, 4), 5)]:
+        expect_value_error(nb.softmax_with_temperature, torch.randn(shape), 1.0, dim=dim,
+                           argument="dim")
 
 
 # ----------------------------------------------------------------------- distillation_loss

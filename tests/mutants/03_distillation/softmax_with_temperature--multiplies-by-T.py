@@ -3,7 +3,11 @@
 import torch
 
 
-def softmax_with_temperature(logits: torch.Tensor, T: float) -> torch.Tensor:
+def softmax_with_temperature(logits: torch.Tensor, T: float, dim: int = -1) -> torch.Tensor:
     if not T > 0:
         raise ValueError(f"T must be > 0, got {T}")
-    return torch.softmax(logits * T, dim=-1)
+    if not -logits.dim() <= dim < logits.dim():
+        raise ValueError(f"dim={dim} is out of range for logits of {logits.dim()} dimensions")
+    shifted = (logits - logits.amax(dim=dim, keepdim=True)) * T
+    exps = shifted.exp()
+    return exps / exps.sum(dim=dim, keepdim=True)

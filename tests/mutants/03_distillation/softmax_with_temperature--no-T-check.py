@@ -3,5 +3,9 @@
 import torch
 
 
-def softmax_with_temperature(logits: torch.Tensor, T: float) -> torch.Tensor:
-    return torch.softmax(logits / T, dim=-1)
+def softmax_with_temperature(logits: torch.Tensor, T: float, dim: int = -1) -> torch.Tensor:
+    if not -logits.dim() <= dim < logits.dim():
+        raise ValueError(f"dim={dim} is out of range")
+    shifted = (logits - logits.amax(dim=dim, keepdim=True)) / T
+    exps = shifted.exp()
+    return exps / exps.sum(dim=dim, keepdim=True)
