@@ -22,6 +22,7 @@ which argument it demands.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -130,6 +131,7 @@ def hidden_demands() -> dict[tuple[str, str], dict[str, list[str]]]:
     return demands
 
 
+@functools.cache
 def visible_demands() -> dict[str, _Function]:
     """``{exercise: what check_<exercise> reaches}`` over the visible checks package."""
     functions = _module_functions(CHECKS)
@@ -189,6 +191,7 @@ def text_problems(cells: list[dict], exercise: str, argument: str) -> list[str]:
     return problems
 
 
+@functools.cache
 def _cells(notebook: str) -> list[dict]:
     return json.loads((ROOT / "solutions" / f"{notebook}.ipynb").read_text())["cells"]
 
