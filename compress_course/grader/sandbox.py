@@ -352,12 +352,23 @@ class Sandbox:
                 os.chown(folder, NOBODY, NOBODY)
                 for name in files:
                     os.chown(os.path.join(folder, name), NOBODY, NOBODY)
-        parent_end, child_end = mp_context().Pipe()
-        self.process = mp_context().Process(
-            target=_child_main, daemon=True,
-            args=(child_end, self.workdir, self.notebook, self.function, self.cell_timeout,
-                  self.memory_limit + _current_address_space(), os.getpid()))
-        self.process.start()
+        for attempt in range(2):
+            parent_end, child_end = mp_context().Pipe()
+            process = mp_context().Process(
+                target=_child_main, daemon=True,
+                args=(child_end, self.workdir, self.notebook, self.function, self.cell_timeout,
+                      self.memory_limit + _current_address_space(), os.getpid()))
+            try:
+                process.start()
+                break
+            except (OSError, EOFError) as error:  # the fork server died: once more, anew
+                parent_end.close()
+                child_end.close()
+                if attempt:
+                    raise SubmissionError(f"the grader could not start a process to run "
+                                          f"{self.function} ({type(error).__name__}: {error})"
+                                          ) from None
+        self.process = process
         child_end.close()
         self.connection = parent_end
         reply = self._receive(self.cell_timeout * 4 + 30, f"loading {self.notebook}")
@@ -435,10 +446,13 @@ class Sandbox:
             self.connection.close()
             self.connection = None
         if self.process is not None:
-            self.process.join(0.2)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join(2)
+            try:
+                self.process.join(0.2)
+                if self.process.is_alive():
+                    self.process.kill()
+                    self.process.join(2)
+            except (AssertionError, OSError, ValueError):  # never started, or already gone
+                pass
             self.process = None
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
