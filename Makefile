@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 LAB_FLAGS := --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 
-.PHONY: lab test test-loaded release grade clean
+.PHONY: lab test test-loaded bench-grading release grade clean
 
 $(STAMP): binder/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP)
 # time with a busy process on every core). Table in results/loaded.json. LESSONS="00 06" for a few.
 test-loaded: $(STAMP)
 	$(BIN)/python tools/loaded_run.py $(LESSONS)
+
+# Grader benchmark (not part of `make test`: timings depend on the machine): CPU of one
+# submission, wall time of a class of 100. BENCH_ARGS="--learners 20" for a smaller class.
+bench-grading: $(STAMP)
+	$(BIN)/python tools/bench_grading.py $(BENCH_ARGS)
 
 release: $(STAMP)
 	$(BIN)/compress-course release
