@@ -324,6 +324,18 @@ def in_child(function, scenario, *args):
     return runner(scenario, *args)
 
 
+def bump_result_in_child(prune_conv_channels, conv, next_conv, keep):
+    """Runs where the learner's code runs: prune, add 1 to every new parameter, and send back
+    the ORIGINAL layers' parameters as they are there. Memory shared with the originals (a
+    reused bias, a view of the weight) shows up here; the copies the sandbox sends back to
+    this process would hide it."""
+    new_conv, new_next = prune_conv_channels(conv, next_conv, keep)
+    with torch.no_grad():
+        for q in (*new_conv.parameters(), *new_next.parameters()):
+            q.add_(1.0)
+    return [q.detach().clone() for q in (*conv.parameters(), *next_conv.parameters())]
+
+
 @pytest.mark.exercise("apply_masks", points=2, check="stays zero through training", weight=1)
 @given(optimizer_name=st.sampled_from(["sgd_momentum", "adam", "adamw"]),
        seed=st.integers(0, 1000))
@@ -542,6 +554,12 @@ def test_pruned_channels_keep_order_and_biases(prune_conv_channels, p):
         strict=True)), (
         f"{what}: changing the new layers' weights changed the originals: copy the kept "
         "slices into new parameters instead of sharing memory.")
+    after = in_child(prune_conv_channels, bump_result_in_child, conv, next_conv, keep)
+    assert len(after) == len(originals) and all(
+        isinstance(a, torch.Tensor) and torch.equal(a, b)
+        for a, b in zip(after, originals, strict=True)), (
+        f"{what}: changing the new layers' parameters changed the originals: copy the kept "
+        "slices (and the next conv's bias) into new parameters instead of sharing memory.")
 
 
 @pytest.mark.exercise("prune_conv_channels", points=4, check="edge cases", weight=1)

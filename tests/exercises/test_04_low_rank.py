@@ -260,6 +260,30 @@ def test_rank_for_energy_rejects_bad_arguments(nb):
 
 # --------------------------------------------------------------------- factorize_linear
 
+def train_result_in_child(factorize, layer, rank, x):
+    """Runs where the learner's code runs (the grader's child process): factorize, take one
+    SGD step on the result, and send back the original layer's parameters as they are there.
+    A result that shares memory with ``layer`` shows up here; the copies the sandbox sends
+    back to this process would hide it."""
+    result = factorize(layer, rank)
+    optimizer = torch.optim.SGD(result.parameters(), lr=0.1)
+    result(x).square().sum().backward()
+    optimizer.step()
+    return [p.detach().clone() for p in layer.parameters()]
+
+
+def training_in_child_leaves_original(function, layer, rank, x) -> bool:
+    before = [p.detach().clone() for p in layer.parameters()]
+    runner = getattr(function, "run_with", None)
+    if runner is None:  # --in-process grading
+        after = train_result_in_child(function, layer, rank, x)
+    else:
+        after = runner(train_result_in_child, layer, rank, x)
+    return len(after) == len(before) and all(
+        isinstance(a, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+        for a, b in zip(after, before, strict=True))
+
+
 linear_layers = st.tuples(st.integers(1, 30), st.integers(1, 30), st.booleans(),
                           st.sampled_from(DTYPES), st.integers(0, 10_000))
 
@@ -287,6 +311,9 @@ def test_factorize_linear_layer_structure(nb, spec, data):
     x = torch.randn(4, n_in, dtype=dtype)
     assert training_leaves_original(layer, result, x), \
         f"{what}: a training step on the factorization changed the original layer."
+    assert training_in_child_leaves_original(nb.factorize_linear, layer, rank, x), (
+        f"{what}: a training step on the factorization changed the original layer: the new "
+        "layers must own copies of the numbers (no parameter, e.g. the bias, may be shared).")
 
 
 @pytest.mark.exercise("factorize_linear", points=2, check="main property", weight=2)
@@ -381,6 +408,9 @@ def test_factorize_conv_layer_structure(nb, spec, data):
         "kernel_size=1) with stride 1, no padding, no dilation.")
     assert training_leaves_original(conv, result, x), \
         f"{what}: a training step on the factorization changed the original conv."
+    assert training_in_child_leaves_original(nb.factorize_conv, conv, rank, x), (
+        f"{what}: a training step on the factorization changed the original conv: the new "
+        "layers must own copies of the numbers (no parameter, e.g. the bias, may be shared).")
 
 
 @pytest.mark.exercise("factorize_conv", points=3, check="main property", weight=2)
