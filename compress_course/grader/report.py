@@ -113,8 +113,9 @@ def summarise(collected: list[dict], results: list[dict], stopped: str | None = 
         if passed:
             tests = sum(len(p["tests"]) for p in entry["parts"].values())
             message = f"all {tests} checks passed"
-        elif len(checks) == 1:
-            message = checks[0]["message"]
+        elif len(checks) == 1 or len({c["message"] for c in checks if not c["passed"]}) == 1 \
+                and not any(c["passed"] for c in checks):
+            message = next(c["message"] for c in checks if not c["passed"])
         else:
             message = "; ".join(f"{c['name']}: {c['message']}" for c in checks if not c["passed"])
         summary.append({"notebook": notebook, "exercise": exercise, "points": points,
@@ -159,7 +160,8 @@ def format_table(report: dict, width: int = 100) -> str:
         first = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "  "
         checks = entry.get("checks") or []
         mark = "\u2713 " if entry["passed"] else "\u2717 "
-        if entry["passed"] or len(checks) <= 1:
+        same = len({c["message"] for c in checks}) == 1 and not any(c["passed"] for c in checks)
+        if entry["passed"] or len(checks) <= 1 or same:  # one reason: say it once
             add(first + mark, entry["message"])
             continue
         failed = sum(not c["passed"] for c in checks)
