@@ -20,7 +20,8 @@ import pytest  # noqa: F401
 from .notebook import DEFAULT_TESTS
 from .plugin import load_grading_profile
 
-PRELOADED: dict[str, str] = {}  # module name -> folder of the hidden checks it came from
+# module name -> (folder of the hidden checks it came from, its file's mtime and size then)
+PRELOADED: dict[str, tuple[str, int, int]] = {}
 
 
 def _preload(folder: Path) -> None:
@@ -30,8 +31,9 @@ def _preload(folder: Path) -> None:
     try:
         for path in sorted(folder.glob("test_*.py")):
             try:
+                stat = path.stat()
                 importlib.import_module(path.stem)
-                PRELOADED[path.stem] = str(folder)
+                PRELOADED[path.stem] = (str(folder), stat.st_mtime_ns, stat.st_size)
             except BaseException:  # noqa: BLE001 - the grading process will report it
                 sys.modules.pop(path.stem, None)
     finally:
@@ -40,9 +42,15 @@ def _preload(folder: Path) -> None:
 
 def forget_other_checks(folders: set[str]) -> None:
     """Drop preloaded checks that do not come from ``folders`` (private checks of the same
-    name must be imported from their own files)."""
-    for name, folder in list(PRELOADED.items()):
-        if folder not in folders:
+    name must be imported from their own files), or whose file changed since the server
+    imported it (a long-lived server must not grade with stale checks)."""
+    for name, (folder, mtime, size) in list(PRELOADED.items()):
+        try:
+            stat = (Path(folder) / f"{name}.py").stat()
+            fresh = (stat.st_mtime_ns, stat.st_size) == (mtime, size)
+        except OSError:
+            fresh = False
+        if folder not in folders or not fresh:
             sys.modules.pop(name, None)
             del PRELOADED[name]
 
