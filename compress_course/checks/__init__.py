@@ -150,6 +150,20 @@ def expect_value_error(fn: Any, *args: Any, argument: str, **kwargs: Any) -> Non
                        f"`{argument}`.")
 
 
+def seeded(seed: int):
+    """Decorate a check body so it runs with its own seeded RNG, leaving the notebook's RNG
+    state untouched (the learner's later cells draw the same numbers whether or not the
+    check ran)."""
+    def wrap(body):
+        @functools.wraps(body)
+        def run(fn):
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                return body(fn)
+        return run
+    return wrap
+
+
 class _Parts:
     """The named parts of the visible check now running (see ``part``)."""
 

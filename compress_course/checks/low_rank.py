@@ -8,12 +8,10 @@ at full rank, the layers' structure), so the package holds no answer.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import nn
 
-from . import CheckFailure, call, describe, expect, expect_value_error, part, visible_check
+from . import CheckFailure, call, describe, expect, expect_value_error, part, seeded, visible_check
 
 __all__ = ["check_low_rank_factors", "check_rank_for_energy", "check_factorize_linear",
            "check_factorize_conv", "eckart_young_error", "composite_weight",
@@ -113,17 +111,6 @@ def _check_error_is_optimal(product: torch.Tensor, W: torch.Tensor, rank: int,
            f"{best:.6g} (sqrt of the sum of the squared singular values after the first "
            f"{rank}); keep the {rank} LARGEST singular values and scale by them.")
 
-
-def _seeded(seed: int):
-    """Run a check body with its own seeded RNG, leaving the notebook's RNG state untouched."""
-    def wrap(body):
-        @functools.wraps(body)
-        def run(fn):
-            with torch.random.fork_rng():
-                torch.manual_seed(seed)
-                return body(fn)
-        return run
-    return wrap
 
 
 @visible_check
@@ -225,7 +212,7 @@ def check_rank_for_energy(rank_for_energy) -> int:
 
 
 @visible_check
-@_seeded(1)
+@seeded(1)
 def check_factorize_linear(factorize_linear) -> int:
     cases = [(nn.Linear(6, 5), 2), (nn.Linear(4, 7, bias=False), 3), (nn.Linear(8, 3), 3),
              (nn.Linear(5, 5).double(), 1)]
@@ -275,7 +262,7 @@ def check_factorize_linear(factorize_linear) -> int:
 
 
 @visible_check
-@_seeded(2)
+@seeded(2)
 def check_factorize_conv(factorize_conv) -> int:
     cases = [
         (nn.Conv2d(3, 8, 3, padding=1), 4, (9, 9)),

@@ -520,7 +520,7 @@ def check_calibrate_range(calibrate_range) -> int:
 
 
 # --------------------------------------------------------------------------------- qat_step
-def _ref_qat_forward(layers, x, act_qparams, bits):
+def ref_qat_forward(layers, x, act_qparams, bits):
     """The QAT forward written with float formulas: STE with clipping for inputs, plain STE
     for symmetric per-channel weights."""
     h, i = x, 0
@@ -558,7 +558,7 @@ def _check_qat_case(qat_step, seed, bits, stale) -> None:
                    (0.7 * 1.5 / (2**bits - 1), 0), (0.7 * 1.0 / (2**bits - 1), 0)]
     twin = copy.deepcopy(layers).train()
     twin_optimizer = torch.optim.SGD(twin.parameters(), lr=0.5)
-    want_loss = torch.nn.functional.cross_entropy(_ref_qat_forward(twin, x, act_qparams, bits), y)
+    want_loss = torch.nn.functional.cross_entropy(ref_qat_forward(twin, x, act_qparams, bits), y)
     want_loss.backward()
     twin_optimizer.step()
     optimizer = torch.optim.SGD(layers.parameters(), lr=0.5)

@@ -12,31 +12,19 @@ checks.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from torch.nn import functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import call, describe, expect, expect_value_error, part, visible_check
+from . import call, describe, expect, expect_value_error, part, seeded, visible_check
 
 __all__ = ["check_causal_attention", "check_online_softmax_attention",
            "check_attend_with_cache", "check_quantize_groupwise", "check_gptq_quantize",
            "check_smoothquant_scales", "largest_intermediate", "dequantize_groupwise",
            "cached_generation_matches", "GPTQ_WORKED_EXAMPLE"]
 
-
-def _seeded(seed: int):
-    """Run a check body with its own seeded RNG, leaving the notebook's RNG untouched."""
-    def wrap(body):
-        @functools.wraps(body)
-        def run(fn):
-            with torch.random.fork_rng():
-                torch.manual_seed(seed)
-                return body(fn)
-        return run
-    return wrap
 
 
 class _LargestTensor(TorchDispatchMode):
@@ -96,7 +84,7 @@ def _close_attention(got, q, k, v, call_text: str) -> None:
 
 
 @visible_check
-@_seeded(70)
+@seeded(70)
 def check_causal_attention(causal_attention) -> int:
     cases = 0
     with part("main property"):
@@ -128,7 +116,7 @@ def check_causal_attention(causal_attention) -> int:
 
 
 @visible_check
-@_seeded(71)
+@seeded(71)
 def check_online_softmax_attention(online_softmax_attention) -> int:
     cases = 0
     with part("main property"):
@@ -184,7 +172,7 @@ def cached_generation_matches(attend_with_cache, seed: int = 0, steps: int = 12)
 
 
 @visible_check
-@_seeded(72)
+@seeded(72)
 def check_attend_with_cache(attend_with_cache) -> int:
     cases = 0
     with part("main property"):
@@ -260,7 +248,7 @@ def _check_quantized_format(result, w: torch.Tensor, bits: int, group_size: int,
 
 
 @visible_check
-@_seeded(73)
+@seeded(73)
 def check_quantize_groupwise(quantize_groupwise) -> int:
     cases = 0
     with part("main property"):
@@ -335,7 +323,7 @@ GPTQ_WORKED_EXAMPLE = {
 
 
 @visible_check
-@_seeded(74)
+@seeded(74)
 def check_gptq_quantize(gptq_quantize) -> int:
     cases = 0
     with part("main property"):
@@ -404,7 +392,7 @@ def _rtn(w: torch.Tensor, bits: int, group_size: int) -> torch.Tensor:
 
 
 @visible_check
-@_seeded(75)
+@seeded(75)
 def check_smoothquant_scales(smoothquant_scales) -> int:
     cases = 0
     with part("main property"):

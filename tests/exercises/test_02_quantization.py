@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compress_course.checks import call, describe, expect_value_error
+from compress_course.checks.quantization import ref_qat_forward
 
 NOTEBOOK = "02_quantization"
 
@@ -740,29 +741,9 @@ def test_calibrate_range_errors(nb):
 
 # -------------------------------------------------------------------------------- qat_step
 # Reference: the QAT forward written with float formulas (clipped STE on inputs, plain STE on
-# symmetric per-channel weights), one SGD step on a copy. The learner's function runs in a
-# sandboxed child, where gradients are not pickled; the scenario below sets up stale
-# gradients and the optimizer there.
-
-def ref_qat_forward(layers, x, act_qparams, bits):
-    h, i = x, 0
-    for module in layers:
-        if isinstance(module, torch.nn.Linear):
-            scale, zero_point = act_qparams[i]
-            q = (torch.round(h.detach() / scale) + zero_point).clamp(0, 2**bits - 1)
-            inside = (h >= (0 - zero_point) * scale) & (h <= (2**bits - 1 - zero_point) * scale)
-            h = (q - zero_point) * scale + (h - h.detach()) * inside
-            w = module.weight
-            q_max = 2 ** (bits - 1) - 1
-            scales = w.detach().abs().amax(dim=1, keepdim=True) / q_max
-            scales = torch.where(scales == 0, torch.ones_like(scales), scales)
-            w_q = torch.round(w.detach() / scales).clamp(-q_max, q_max) * scales
-            h = torch.nn.functional.linear(h, w + (w_q - w).detach(), module.bias)
-            i += 1
-        else:
-            h = module(h)
-    return h
-
+# symmetric per-channel weights; `ref_qat_forward`, shared with the visible check), one SGD
+# step on a copy. The learner's function runs in a sandboxed child, where gradients are not
+# pickled; the scenario below sets up stale gradients and the optimizer there.
 
 def qat_scenario(qat_step, layers, x, y, act_qparams, bits, lr, steps, stale):
     """Scenario: an SGD optimizer over ``layers``, optional stale gradients, ``steps`` calls."""
