@@ -84,11 +84,11 @@ def test_release_writes_then_check_passes_and_detects_drift(tmp_path):
     solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
     solutions.mkdir()
     (solutions / "00_x.ipynb").write_text(json.dumps(notebook(cell(SOLVED, ["exercise"]))))
-    assert release.release(solutions, notebooks) == ["00_x.ipynb"]
-    assert release.release(solutions, notebooks, check=True) == []
+    assert release.release(solutions, notebooks, languages=()) == ["00_x.ipynb"]
+    assert release.release(solutions, notebooks, check=True, languages=()) == []
     (notebooks / "00_x.ipynb").write_text("{}")
     (notebooks / "99_stray.ipynb").write_text("{}")
-    differing = release.release(solutions, notebooks, check=True)
+    differing = release.release(solutions, notebooks, check=True, languages=())
     assert differing[0] == "00_x.ipynb" and "99_stray.ipynb" in differing[1]
 
 

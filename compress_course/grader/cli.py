@@ -1,4 +1,4 @@
-"""The ``compress-course`` command: ``release``, ``grade`` and ``autograder``."""
+"""The ``compress-course`` command: ``release``, ``translate``, ``grade`` and ``autograder``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import release
+from . import release, translation
 from .notebook import DEFAULT_TESTS
 from .report import (
     format_table,
@@ -38,7 +38,54 @@ def _release(args) -> int:
         print(f"wrote {Path(args.notebooks) / name}")
     if not differing:
         print("notebooks/ already up to date")
+    found = _translation_problems(Path(args.notebooks), translation.LANGUAGES)
+    if found:
+        print(f"warning: {len(found)} translated cells are missing, stale or unfinished and "
+              "keep their English text; `compress-course translate --check` lists them",
+              file=sys.stderr)
     return 0
+
+
+def _translation_problems(notebooks: Path, languages) -> list[str]:
+    found = []
+    for path in sorted(notebooks.glob("*.ipynb")):
+        english = json.loads(path.read_text(encoding="utf-8"))
+        for language in languages:
+            found += translation.problems(english, path.name, language)
+    return found
+
+
+def _translate(args) -> int:
+    notebooks = Path(args.notebooks)
+    languages = [args.lang] if args.lang else list(translation.LANGUAGES)
+    if args.lang and args.lang not in translation.LANGUAGES:
+        print(f"error: --lang {args.lang!r} is not one of {', '.join(translation.LANGUAGES)}",
+              file=sys.stderr)
+        return 2
+    paths = sorted(notebooks.glob("*.ipynb"))
+    if args.notebook:
+        paths = [p for p in paths if p.stem.startswith(args.notebook)]
+        if not paths:
+            print(f"error: no notebook in {notebooks} starts with {args.notebook!r}",
+                  file=sys.stderr)
+            return 2
+    if args.init:
+        for path in paths:
+            english = json.loads(path.read_text(encoding="utf-8"))
+            for language in languages:
+                added = translation.init_entries(english, path.name, language)
+                if added:
+                    print(f"{translation.translation_path(language, path.name)}: {added} todo "
+                          "entries added (English text to translate; remove ` todo` when done)")
+    found = []
+    for path in paths:
+        english = json.loads(path.read_text(encoding="utf-8"))
+        for language in languages:
+            found += translation.problems(english, path.name, language)
+    for problem in found:
+        print(problem)
+    print(f"{len(found)} translation problems" if found else "every translation is up to date")
+    return 1 if found and args.check else 0
 
 
 def _grade(args) -> int:
@@ -120,6 +167,18 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("--solutions", default=str(release.SOLUTIONS))
     rel.add_argument("--notebooks", default=str(release.NOTEBOOKS))
     rel.set_defaults(run=_release)
+
+    tr = commands.add_parser("translate", help="list (or start) the translations in i18n/ "
+                                               "that are missing, stale or unfinished")
+    tr.add_argument("notebook", nargs="?", help="only notebooks whose name starts with this, "
+                                                "e.g. 01")
+    tr.add_argument("--lang", help=f"one of {', '.join(translation.LANGUAGES)} (default: all)")
+    tr.add_argument("--init", action="store_true",
+                    help="append a todo entry holding the English text for every cell that has "
+                         "none")
+    tr.add_argument("--check", action="store_true", help="exit 1 when anything is listed")
+    tr.add_argument("--notebooks", default=str(release.NOTEBOOKS))
+    tr.set_defaults(run=_translate)
 
     grade_parser = commands.add_parser("grade", help="grade a directory of notebooks")
     grade_parser.add_argument(

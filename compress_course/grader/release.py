@@ -13,6 +13,7 @@ import copy
 import json
 from pathlib import Path
 
+from . import translation
 from .notebook import EXERCISE_TAG, PACKAGE_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -78,31 +79,48 @@ def dumps(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def release(solutions: Path = SOLUTIONS, notebooks: Path = NOTEBOOKS,
-            check: bool = False) -> list[str]:
-    """Write (or with ``check``, compare) every learner notebook.
+def release(solutions: Path = SOLUTIONS, notebooks: Path = NOTEBOOKS, check: bool = False,
+            translations: Path = translation.TRANSLATIONS,
+            languages: tuple[str, ...] = translation.LANGUAGES) -> list[str]:
+    """Write (or with ``check``, compare) every learner notebook, in every language.
 
-    Returns the names of the notebooks that differ (``check``) or were written.
-    Raises ``ReleaseError`` for malformed markers.
+    The English notebooks go to ``notebooks/``, each translation to ``notebooks/<language>/``
+    (``translation.translate_notebook``; a cell whose translation is missing or stale keeps
+    its English text, and ``translation.problems`` says which). Returns the paths, relative
+    to ``notebooks``, of the notebooks that differ (``check``) or were written. Raises
+    ``ReleaseError`` for malformed markers.
     """
     solutions, notebooks = Path(solutions), Path(notebooks)
     sources = sorted(solutions.glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"no notebooks in {solutions}")
     differing = []
-    for source in sources:
-        solved = json.loads(source.read_text(encoding="utf-8"))
-        text = dumps(release_notebook(solved, source.name))
-        target = notebooks / source.name
+
+    def write(folder: Path, name: str, notebook: dict) -> None:
+        text = dumps(notebook)
+        target = folder / name
         if not target.exists() or target.read_text(encoding="utf-8") != text:
-            differing.append(source.name)
+            differing.append(str(target.relative_to(notebooks)))
             if not check:
-                notebooks.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
+
+    for source in sources:
+        learner = release_notebook(json.loads(source.read_text(encoding="utf-8")), source.name)
+        write(notebooks, source.name, learner)
+        for language in languages:
+            try:
+                translated, _ = translation.translate_notebook(learner, source.name, language,
+                                                               translations)
+            except translation.TranslationError as error:
+                raise ReleaseError(f"{source.name}: {error}") from None
+            write(notebooks / language, source.name, translated)
     expected = {s.name for s in sources}
-    for stray in sorted(notebooks.glob("*.ipynb")):
-        if stray.name not in expected:
-            differing.append(f"{stray.name} (no solved notebook of that name)")
+    for folder in [notebooks, *(notebooks / language for language in languages)]:
+        for stray in sorted(folder.glob("*.ipynb")):
+            if stray.name not in expected:
+                differing.append(f"{stray.relative_to(notebooks)} (no solved notebook of that "
+                                 "name)")
     return differing
 
 
