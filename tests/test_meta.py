@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from compress_course import grading, release
+from compress_course.grader import translation
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -68,13 +69,51 @@ def test_contract_exercises_are_defined(path):
 
 
 @pytest.fixture(scope="module")
-def solution_report():
-    return grading.grade(ROOT / "solutions")
+def class_reports(tmp_path_factory):
+    """The solved and blank notebooks in English and in every translation, graded as a class.
+
+    A solved translated notebook is the translated learner notebook with each exercise's
+    placeholder replaced by the solution (``translation.fill_in``), as a learner would hand it in.
+    """
+    folder = tmp_path_factory.mktemp("class")
+    learners = {"en_solved": ROOT / "solutions", "en_blank": ROOT / "notebooks"}
+    learners.update({f"{language}_blank": ROOT / "notebooks" / language
+                     for language in translation.LANGUAGES})
+    for name, source in learners.items():
+        (folder / name).mkdir()
+        for path in sorted(source.glob("*.ipynb")):
+            (folder / name / path.name).write_bytes(path.read_bytes())
+    for language in translation.LANGUAGES:
+        (folder / f"{language}_solved").mkdir()
+        for path in SOLUTIONS:
+            blank = json.loads((ROOT / "notebooks" / language / path.name).read_text("utf-8"))
+            solved = translation.fill_in(blank, json.loads(path.read_text("utf-8")))
+            (folder / f"{language}_solved" / path.name).write_text(release.dumps(solved),
+                                                                   encoding="utf-8")
+    return grading.grade_class(folder, workers=2)
 
 
 @pytest.fixture(scope="module")
-def blank_report():
-    return grading.grade(ROOT / "notebooks")
+def solution_report(class_reports):
+    return class_reports["en_solved"]
+
+
+@pytest.fixture(scope="module")
+def blank_report(class_reports):
+    return class_reports["en_blank"]
+
+
+@pytest.mark.parametrize("language", translation.LANGUAGES)
+def test_translated_notebooks_grade_like_the_english_ones(class_reports, language):
+    english = class_reports["en_solved"]
+    solved, blank = class_reports[f"{language}_solved"], class_reports[f"{language}_blank"]
+    failed = [f"{e['notebook']}/{e['exercise']}: {e['message']}"
+              for e in solved["exercises"] if not e["passed"]]
+    assert not failed, f"solved {language} notebooks lose points:\n" + "\n".join(failed)
+    assert solved["total"] == solved["max"] == english["max"]
+    passed = [f"{e['notebook']}/{e['exercise']}" for e in blank["exercises"] if e["passed"]]
+    assert not passed and blank["total"] == 0, f"blank {language} notebooks earn points: {passed}"
+    assert len(blank["exercises"]) == len(english["exercises"])
 
 
 def test_every_notebook_has_hidden_checks():

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from compress_course.grader import release
+from compress_course.grader import release, translation
 from compress_course.grader.translation import (
     TranslationError,
     fill_in,
@@ -149,3 +149,13 @@ def test_a_cell_without_an_id_is_a_release_error(tmp_path):
     (solutions / "00_x.ipynb").write_text(json.dumps(bare))
     with pytest.raises(release.ReleaseError, match="has no id"):
         release.release(solutions, tmp_path / "notebooks", translations=tmp_path / "i18n")
+
+
+@pytest.mark.parametrize("language", translation.LANGUAGES)
+@pytest.mark.parametrize("path", sorted(release.NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_lesson_is_translated_and_up_to_date(path, language):
+    english = json.loads(path.read_text(encoding="utf-8"))
+    found = translation.problems(english, path.name, language)
+    assert not found, (f"{len(found)} cells of {path.name} need their {language} translation "
+                       "(edit the entries, or start new ones with `compress-course translate "
+                       f"{path.stem[:2]} --init`):\n" + "\n".join(found))
