@@ -1,0 +1,434 @@
+"""The built course book, in a real browser (headless Chromium driven by Playwright).
+
+Run by `make book` after the build (`COMPRESS_COURSE_BOOK_TEST=1 pytest tests/book`); not
+part of `make test` (tests/book/conftest.py leaves this file out unless that variable is
+set). Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium
+chromium-driver`) and the Playwright package from requirements-book.txt; it fails, never
+skips, without them. Never run `playwright install`: the test uses the system Chromium.
+
+The site (book/_build/html) is served on a free localhost port. Checked:
+- the language chooser, both languages' index and every lesson page in both languages load,
+  with no console error or failed request from the site itself (resources from other hosts,
+  such as MathJax's CDN, are out of reach offline and not counted);
+- every <img> has loaded (naturalWidth > 0);
+- every same-site link answers HTTP 200 and its #anchor exists on the target page;
+- the language switch of every page leads to the same page in the other language (and one
+  click is followed in the browser);
+- the Binder link of every lesson page opens the same lesson, in the page's language, in
+  the repository set in pyproject.toml ([tool.compress_course] repository);
+- search finds each lesson from a word of its title, in both languages (Chinese words are
+  split into character pairs, book/search_zh.py);
+- no solution code anywhere: no distinctive line of any `### BEGIN SOLUTION` region of
+  solutions/ (one that the learner notebooks do not show anyway) appears in any page's text
+  nor in any file of the site;
+- every exercise cell shows the learner's stub, without outputs, and every cell tagged
+  `book-hide-output` in solutions/ shows the book's note instead of its output.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import importlib.util
+import json
+import re
+import socketserver
+import threading
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "book" / "_build" / "html"
+SOURCES = ROOT / "book" / "_build" / "src"
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic"]
+LANGUAGES = ("en", "zh_CN")
+OTHER = {"en": "zh_CN", "zh_CN": "en"}
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+MIN_LINE = 25
+HIDDEN_NOTE = {"en": "Output not shown in the book", "zh_CN": "书中不显示此输出"}
+HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+LESSONS = sorted(path.stem for path in SOLUTIONS.glob("*.ipynb"))
+PAGES = (["index.html"] + [f"{language}/index.html" for language in LANGUAGES]
+         + [f"{language}/lessons/{name}.html" for language in LANGUAGES for name in LESSONS])
+
+
+def source_of(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def tags_of(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_book_conf():
+    spec = importlib.util.spec_from_file_location("course_book_conf", ROOT / "book" / "conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def solution_lines() -> dict[str, list[str]]:
+    """Per lesson, the distinctive lines of its solution regions: stripped, at least 25
+    characters, found neither outside a solution region of a solved notebook nor anywhere in
+    a learner notebook (English or translated)."""
+    inside: dict[str, set[str]] = {}
+    outside: set[str] = set()
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        lines = inside.setdefault(path.stem, set())
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            in_region = False
+            for line in source_of(cell).split("\n"):
+                marker = line.strip()
+                if marker == BEGIN:
+                    in_region = True
+                elif marker == END:
+                    in_region = False
+                elif in_region:
+                    lines.add(marker)
+                else:
+                    outside.add(marker)
+    # What a learner's notebook shows (markdown quoting code, stubs) is public anyway.
+    public = "\n".join(squash(source_of(cell))
+                       for path in sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(
+                           NOTEBOOKS.glob("*/*.ipynb"))
+                       for cell in json.loads(path.read_text(encoding="utf-8"))["cells"])
+    return {name: sorted(squash(line) for line in lines
+                         if len(line) >= MIN_LINE and line not in outside
+                         and squash(line) not in public)
+            for name, lines in inside.items()}
+
+
+class Anchors(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key == "id" or (tag == "a" and key == "name"):
+                self.ids.add(value)
+
+
+class Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    missing = [page for page in PAGES if not (HTML / page).is_file()]
+    if missing:
+        pytest.fail(f"the book is not built ({len(missing)} pages missing, e.g. "
+                    f"{HTML.relative_to(ROOT)}/{missing[0]}): run `make book`")
+    return HTML
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(QuietHandler, directory=str(site))
+    httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: the book's browser test needs "
+                    "it. On Debian/Ubuntu, as root: `apt-get install -y chromium "
+                    "chromium-driver` (do not run `playwright install`).")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright is not installed: `.venv/bin/python -m pip install -r "
+                    "requirements-book.txt` (or run `make book`, which installs it)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                              args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def visits(browser, server) -> dict[str, dict]:
+    """Load every page once; what the tests below need from each."""
+    results = {}
+    context = browser.new_context()
+    for path in PAGES:
+        page = context.new_page()
+        problems: list[str] = []
+        origin = urlsplit(server).netloc
+
+        def on_console(message, problems=problems, origin=origin):
+            if message.type != "error":
+                return
+            where = (message.location or {}).get("url", "")
+            if where and urlsplit(where).netloc not in ("", origin):
+                return  # a resource of another host (offline here)
+            problems.append(f"console error: {message.text} ({where})")
+
+        def on_failed(request, problems=problems, origin=origin):
+            if urlsplit(request.url).netloc == origin:
+                problems.append(f"request failed: {request.url} ({request.failure})")
+
+        def on_response(response, problems=problems, origin=origin):
+            if urlsplit(response.url).netloc == origin and response.status >= 400:
+                problems.append(f"HTTP {response.status}: {response.url}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error, problems=problems: problems.append(f"page error: "
+                                                                             f"{error}"))
+        page.on("requestfailed", on_failed)
+        page.on("response", on_response)
+        page.goto(server + path, wait_until="load")
+        broken_images = page.evaluate("""async () => {
+            const images = Array.from(document.images);
+            for (const image of images) { image.loading = "eager"; }
+            await Promise.all(images.map((image) => image.decode().catch(() => null)));
+            return images.filter((image) => image.naturalWidth === 0)
+                         .map((image) => image.currentSrc || image.src);
+        }""")
+        results[path] = {
+            "url": page.url,
+            "problems": problems,
+            "images": page.evaluate("document.images.length"),
+            "broken_images": broken_images,
+            "links": page.evaluate("Array.from(document.querySelectorAll('a[href]'))"
+                                   ".map((a) => a.href)"),
+            "switch": page.evaluate("(() => { const a = document.getElementById("
+                                    "'cc-language-switch'); return a ? a.href : null; })()"),
+            "binder": page.evaluate("(() => { const a = document.getElementById('cc-binder');"
+                                    " return a ? a.getAttribute('href') : null; })()"),
+            "lang": page.evaluate("document.documentElement.lang"),
+            "text": page.evaluate("document.body.innerText"),
+            "title": page.evaluate("(() => { const h = document.querySelector('h1');"
+                                   " return h ? h.innerText : ''; })()"),
+        }
+        page.close()
+    context.close()
+    return results
+
+
+# ------------------------------------------------------------------------------ tests
+
+
+def test_every_page_loads_cleanly(visits):
+    problems = {path: visit["problems"] for path, visit in visits.items() if visit["problems"]}
+    assert not problems, f"pages with errors: {json.dumps(problems, indent=1)}"
+
+
+def test_no_missing_images(visits):
+    broken = {path: visit["broken_images"] for path, visit in visits.items()
+              if visit["broken_images"]}
+    assert not broken, f"images that did not load: {broken}"
+    plotted = sum(visit["images"] for path, visit in visits.items() if "/lessons/" in path)
+    assert plotted >= 2 * len(LESSONS), (f"only {plotted} images on the lesson pages: "
+                                         "the outputs' plots are missing")
+
+
+def test_internal_links_resolve(visits, server):
+    origin = urlsplit(server).netloc
+    targets: dict[str, set[str]] = {}
+    for path, visit in visits.items():
+        for href in visit["links"]:
+            parts = urlsplit(href)
+            if parts.netloc == origin:
+                targets.setdefault(parts._replace(fragment="", query="").geturl(), set())
+                if parts.fragment:
+                    targets[parts._replace(fragment="", query="").geturl()].add(
+                        (parts.fragment, path))
+    assert len(targets) >= 2 * len(LESSONS), f"only {len(targets)} same-site links found"
+    broken = []
+    for url, fragments in sorted(targets.items()):
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                status, body = response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            status, body = error.code, ""
+        if status != 200:
+            sources = sorted({source for _, source in fragments}) or ["(a page)"]
+            broken.append(f"{url}: HTTP {status} (linked from {sources[0]})")
+            continue
+        if fragments and url.endswith((".html", "/")):
+            parser = Anchors()
+            parser.feed(body)
+            for fragment, source in sorted(fragments):
+                anchor = unquote(fragment)
+                if anchor not in parser.ids:
+                    broken.append(f"{url}#{fragment}: no such anchor (linked from {source})")
+    assert not broken, "broken same-site links:\n" + "\n".join(broken[:40])
+
+
+def test_language_switch_leads_to_the_same_page(visits, server, browser):
+    wrong = []
+    for path, visit in visits.items():
+        if path == "index.html":
+            continue
+        language, rest = path.split("/", 1)
+        expected = server + f"{OTHER[language]}/{rest}"
+        if visit["switch"] != expected:
+            wrong.append(f"{path}: switch goes to {visit['switch']}, expected {expected}")
+        expected_lang = {"en": "en", "zh_CN": "zh-CN"}[language]
+        if visit["lang"] != expected_lang:
+            wrong.append(f"{path}: <html lang={visit['lang']!r}>, expected {expected_lang!r}")
+    assert not wrong, "\n".join(wrong)
+    page = browser.new_page()
+    page.goto(server + f"en/lessons/{LESSONS[1]}.html")
+    page.click("#cc-language-switch")
+    page.wait_for_url(server + f"zh_CN/lessons/{LESSONS[1]}.html")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.click("#cc-language-switch")
+    page.wait_for_url(server + f"en/lessons/{LESSONS[1]}.html")
+    page.close()
+
+
+def test_binder_links_open_the_same_lesson_in_the_page_language(visits):
+    repository = load_book_conf().REPOSITORY
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+", repository), repository
+    wrong = []
+    for language in LANGUAGES:
+        for name in LESSONS:
+            path = f"{language}/lessons/{name}.html"
+            notebook = f"notebooks/{name}.ipynb" if language == "en" else \
+                f"notebooks/{language}/{name}.ipynb"
+            expected = (f"https://mybinder.org/v2/gh/{repository}/HEAD"
+                        f"?urlpath=lab/tree/{notebook}")
+            if visits[path]["binder"] != expected:
+                wrong.append(f"{path}: Binder link {visits[path]['binder']}, expected {expected}")
+            if not (ROOT / notebook).is_file():
+                wrong.append(f"{path}: {notebook} does not exist in the repository")
+    assert not wrong, "\n".join(wrong)
+
+
+def search_term(language: str, title: str) -> str:
+    """A word of a lesson's title to search for: the words after its dash."""
+    subject = re.split(r"\s+[—-]\s+", title, maxsplit=1)[-1]
+    if language == "en":
+        words = [word for word in re.findall(r"[A-Za-z]{5,}", subject)
+                 if word.lower() not in {"baseline", "models"}]
+        return words[0] if words else subject.split()[0]
+    runs = HAN.findall(subject)
+    assert runs, f"the Chinese title {title!r} has no Chinese word to search for"
+    return runs[0][:4]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_search_finds_each_lesson(visits, server, browser, language):
+    page = browser.new_page()
+    missed = []
+    for name in LESSONS:
+        title = visits[f"{language}/lessons/{name}.html"]["title"]
+        term = search_term(language, title)
+        page.goto(server + f"{language}/search.html?q={quote(term)}")
+        page.wait_for_function("() => { const s = document.getElementById('search-results');"
+                               " return s && s.querySelector('p.search-summary, "
+                               ".search-summary') !== null; }", timeout=60_000)
+        found = page.evaluate("Array.from(document.querySelectorAll('#search-results a'))"
+                              ".map((a) => a.getAttribute('href'))")
+        if not any(f"lessons/{name}.html" in href for href in found):
+            missed.append(f"{term!r} (from {title!r}) did not find lessons/{name}.html; "
+                          f"results: {found[:5]}")
+    page.close()
+    assert not missed, f"{language} search:\n" + "\n".join(missed)
+
+
+def test_no_solution_code_anywhere(visits, site):
+    lines = solution_lines()
+    too_few = [name for name in LESSONS if not lines.get(name)]
+    assert not too_few, f"no distinctive solution line found for {too_few}: the check is blind"
+    needles = sorted({line for name in LESSONS for line in lines[name]})
+    leaks = []
+    for path, visit in visits.items():
+        text = squash(visit["text"])
+        leaks += [f"page {path}: {line!r}" for line in needles if line in text]
+    for file in sorted(site.rglob("*")):
+        if not file.is_file():
+            continue
+        raw = file.read_bytes().decode("utf-8", "replace")
+        texts = [squash(raw), squash(html.unescape(raw))]
+        if file.suffix == ".html":
+            parser = Text()
+            parser.feed(raw)
+            texts.append(squash("".join(parser.parts)))
+        if file.suffix in (".js", ".json", ".ipynb"):
+            texts.append(squash(raw.replace("\\n", "\n").replace('\\"', '"')))
+        for line in needles:
+            if any(line in text for text in texts):
+                leaks.append(f"file {file.relative_to(site)}: {line!r}")
+    assert not leaks, "solution code in the book:\n" + "\n".join(leaks[:40])
+
+
+def test_the_check_for_solution_code_sees_a_planted_line():
+    """The search above is not blind: a solution line in a page's text is found."""
+    name = LESSONS[0]
+    line = solution_lines()[name][0]
+    text = squash("some output\n    " + line + "\n")
+    assert line in text
+
+
+def test_exercises_show_stubs_and_hidden_outputs_show_the_note(visits):
+    wrong = []
+    for language in LANGUAGES:
+        for name in LESSONS:
+            solved = json.loads((SOLUTIONS / f"{name}.ipynb").read_text(encoding="utf-8"))
+            page_nb = json.loads((SOURCES / language / "lessons" / f"{name}.ipynb")
+                                 .read_text(encoding="utf-8"))
+            tags = {cell.get("id"): tags_of(cell) for cell in solved["cells"]}
+            regions = sum(source_of(cell).count(BEGIN) for cell in solved["cells"])
+            hidden = 0
+            for cell in page_nb["cells"]:
+                cell_tags = tags.get(cell.get("id"), [])
+                if cell["cell_type"] != "code":
+                    continue
+                if "exercise" in cell_tags:
+                    if cell["outputs"] or BEGIN in source_of(cell):
+                        wrong.append(f"{language}/{name} exercise cell {cell['id']}: "
+                                     "outputs or solution shown")
+                elif "book-hide-output" in cell_tags:
+                    hidden += 1
+                    text = json.dumps(cell["outputs"], ensure_ascii=False)
+                    if len(cell["outputs"]) != 1 or HIDDEN_NOTE[language] not in text:
+                        wrong.append(f"{language}/{name} cell {cell['id']}: tagged "
+                                     "book-hide-output but its output is shown")
+            text = visits[f"{language}/lessons/{name}.html"]["text"]
+            if text.count("raise NotImplementedError()") < regions:
+                wrong.append(f"{language}/{name}: {text.count('raise NotImplementedError()')} "
+                             f"stubs on the page, {regions} solution regions in solutions/")
+            if text.count(HIDDEN_NOTE[language]) != hidden:
+                wrong.append(f"{language}/{name}: {text.count(HIDDEN_NOTE[language])} "
+                             f"hidden-output notes on the page, {hidden} tagged cells")
+    assert not wrong, "\n".join(wrong)
