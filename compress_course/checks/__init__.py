@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..i18n import _
+
 PASS, FAIL = "\u2713", "\u2717"
 
 
@@ -41,13 +43,13 @@ def describe(value: Any) -> str:
         dtype = str(value.dtype).replace("torch.", "")
         if value.numel() <= 6:
             return f"tensor({value.tolist()}, dtype={dtype})"
-        return f"{dtype} tensor of shape {shape}"
+        return _("{dtype} tensor of shape {shape}").format(dtype=dtype, shape=shape)
     if isinstance(value, nn.Module):
         name = type(value).__name__
         if isinstance(value, (nn.Linear, nn.Conv2d, nn.BatchNorm2d)):
             return repr(value)
         n = sum(p.numel() for p in value.parameters())
-        return f"{name} with {n:,} parameters"
+        return _("{name} with {count:,} parameters").format(name=name, count=n)
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, dict):
@@ -105,6 +107,19 @@ def _deep_equal(a: Any, b: Any) -> bool:
     return a == b
 
 
+_NOT_IMPLEMENTED: set[str] = set()  # the messages saying a function is not implemented yet
+
+
+def not_implemented(fn: Any) -> CheckFailure:
+    """The failure to raise when the learner's ``fn`` (or the function named ``fn``) still
+    raises NotImplementedError."""
+    message = _("{name} is not implemented yet: replace `raise NotImplementedError()` with "
+                "your code.").format(
+        name=fn if isinstance(fn, str) else getattr(fn, "__name__", "function"))
+    _NOT_IMPLEMENTED.add(message)
+    return CheckFailure(message)
+
+
 def call(fn: Any, *args: Any, modifies: tuple[int, ...] = (), **kwargs: Any) -> Any:
     """Call a learner's ``fn`` and turn every way it can go wrong into a sentence.
 
@@ -117,16 +132,17 @@ def call(fn: Any, *args: Any, modifies: tuple[int, ...] = (), **kwargs: Any) -> 
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError:
-        raise CheckFailure(f"{getattr(fn, '__name__', 'function')} is not implemented yet: "
-                           "replace `raise NotImplementedError()` with your code.") from None
+        raise not_implemented(fn) from None
     except CheckFailure:
         raise
     except Exception as error:
-        raise CheckFailure(f"{call_text} raised {type(error).__name__}: {error}") from error
+        raise CheckFailure(_("{call} raised {error_type}: {error}").format(
+            call=call_text, error_type=type(error).__name__, error=error)) from error
     for position, (before, arg) in enumerate(zip(snapshots, args, strict=True)):
         if position not in modifies and before is not None and not _unchanged(before, arg):
-            raise CheckFailure(f"{call_text} modified its argument #{position + 1} "
-                               f"({describe(arg)}); it must leave its inputs unchanged.")
+            raise CheckFailure(_("{call} modified its argument #{position} ({argument}); it "
+                                 "must leave its inputs unchanged.").format(
+                call=call_text, position=position + 1, argument=describe(arg)))
     return result
 
 
@@ -136,18 +152,19 @@ def expect_value_error(fn: Any, *args: Any, argument: str, **kwargs: Any) -> Non
     try:
         fn(*args, **kwargs)
     except NotImplementedError:
-        raise CheckFailure(f"{getattr(fn, '__name__', 'function')} is not implemented yet: "
-                           "replace `raise NotImplementedError()` with your code.") from None
+        raise not_implemented(fn) from None
     except ValueError as error:
         expect(argument in str(error),
-               f"{call_text} raised ValueError({str(error)!r}); the message should name "
-               f"the argument `{argument}`.")
+               _("{call} raised ValueError({message!r}); the message should name the argument "
+                 "`{argument}`.").format(call=call_text, message=str(error), argument=argument))
         return
     except Exception as error:
-        raise CheckFailure(f"{call_text} raised {type(error).__name__}: {error}; expected a "
-                           f"ValueError naming `{argument}`.") from error
-    raise CheckFailure(f"{call_text} returned normally; expected a ValueError naming "
-                       f"`{argument}`.")
+        raise CheckFailure(_("{call} raised {error_type}: {error}; expected a ValueError naming "
+                             "`{argument}`.").format(call=call_text,
+                                                     error_type=type(error).__name__,
+                                                     error=error, argument=argument)) from error
+    raise CheckFailure(_("{call} returned normally; expected a ValueError naming "
+                         "`{argument}`.").format(call=call_text, argument=argument))
 
 
 def seeded(seed: int):
@@ -180,7 +197,8 @@ def part(name: str) -> Iterator[None]:
     ``"errors"``.
 
     The names are the ones the hidden checks give their points to (the ``check=`` of
-    ``@pytest.mark.exercise``), so a learner sees which part of an exercise is missing. A
+    ``@pytest.mark.exercise``), so a learner sees which part of an exercise is missing; they
+    stay English identifiers here and are translated where they are shown (``part_label``). A
     part that fails is reported and the check goes on with the next part. Outside a
     ``@visible_check`` a failing part raises as usual.
     """
@@ -223,32 +241,57 @@ def visible_check(check):
         if failed_parts:
             _report_failure(name, parts.results)
             return
-        suffix = f" ({cases} cases)" if cases else ""
-        names = ", ".join(n for n, _ in parts.results)
-        print(f"{PASS} {name} passed{suffix}" + (f": {names}." if names else "."))
+        names = part_list([n for n, _message in parts.results])
+        if cases and names:
+            line = _("{name} passed ({cases} cases): {parts}.")
+        elif cases:
+            line = _("{name} passed ({cases} cases).")
+        elif names:
+            line = _("{name} passed: {parts}.")
+        else:
+            line = _("{name} passed.")
+        print(f"{PASS} " + line.format(name=name, cases=cases, parts=names))
 
     return run
 
 
+def part_label(name: str) -> str:
+    """A part's name as the learner reads it (translated when the catalog has it).
+
+    A part's name is an identifier in the code (``part("errors")`` here, ``check="errors"``
+    in the hidden checks, the same names); ``make messages`` extracts the names given to
+    ``part(...)`` into the catalog, and ``tests/test_messages.py`` checks that every
+    ``check=`` of the hidden checks is among them."""
+    return _(name)
+
+
+def part_list(names: list[str]) -> str:
+    """Part names joined for a sentence: ``main property, errors``."""
+    # NOTE: separator between the names of the parts of a check ("main property, errors").
+    return _(", ").join(part_label(n) for n in names)
+
+
 def _report_failure(name: str, results: list[tuple[str | None, str | None]]) -> None:
     named = [r for r in results if r[0] is not None]
-    messages = {m for _, m in results if m is not None}
-    if len(messages) == 1 and "is not implemented yet" in next(iter(messages)):
+    messages = {m for _name, m in results if m is not None}
+    if len(messages) == 1 and next(iter(messages)) in _NOT_IMPLEMENTED:
         named = []  # one line says it all
         results = [(None, next(iter(messages)))]
     if not named:
         message = results[-1][1]
         print(f"{FAIL} {message}")
     else:
-        passed = sum(1 for _, m in named if m is None)
-        lines = [f"{FAIL} {name}: {passed} of {len(named)} parts pass."]
+        passed = sum(1 for _name, m in named if m is None)
+        lines = [f"{FAIL} " + _("{name}: {passed} of {total} parts pass.").format(
+            name=name, passed=passed, total=len(named))]
         for part_name, message in results:
             if part_name is None:
                 lines.append(f"  {FAIL} {message}")
             elif message is None:
-                lines.append(f"  {PASS} {part_name}")
+                lines.append(f"  {PASS} {part_label(part_name)}")
             else:
-                lines.append(f"  {FAIL} {part_name}: {message}")
+                lines.append(f"  {FAIL} " + _("{part}: {message}").format(
+                    part=part_label(part_name), message=message))
         message = "\n".join(lines)
         print(message)
     if os.environ.get("COMPRESS_COURSE_STRICT"):

@@ -6,6 +6,7 @@ import math
 
 from torch import nn
 
+from ..i18n import _
 from . import call, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_count_parameters", "check_model_size_bytes", "shared_weight_model",
@@ -35,33 +36,36 @@ def partly_frozen_model() -> nn.Module:
 def check_count_parameters(count_parameters) -> int:
     # The parts carry the names the hidden checks give their points to.
     main = [
-        (nn.Linear(3, 2), {}, 8, "3*2 weights + 2 biases"),
-        (nn.Linear(3, 2, bias=False), {}, 6, "no bias"),
-        (nn.Conv2d(2, 4, 3), {}, 2 * 4 * 9 + 4, "2*4*3*3 weights + 4 biases"),
+        (nn.Linear(3, 2), {}, 8, _("3*2 weights + 2 biases")),
+        (nn.Linear(3, 2, bias=False), {}, 6, _("no bias")),
+        (nn.Conv2d(2, 4, 3), {}, 2 * 4 * 9 + 4, _("2*4*3*3 weights + 4 biases")),
     ]
     shared = [
         (shared_weight_model(), {}, 32,
-         "a weight shared by two layers counts once; BatchNorm buffers are not parameters"),
-        (nn.BatchNorm2d(7), {}, 14, "weight and bias of 7 channels; running statistics are "
-         "buffers"),
-        (nn.ReLU(), {}, 0, "a module without parameters"),
+         _("a weight shared by two layers counts once; BatchNorm buffers are not parameters")),
+        (nn.BatchNorm2d(7), {}, 14, _("weight and bias of 7 channels; running statistics are "
+                                      "buffers")),
+        (nn.ReLU(), {}, 0, _("a module without parameters")),
     ]
     trainable = [
-        (partly_frozen_model(), {}, 73, "all parameters, frozen or not"),
+        (partly_frozen_model(), {}, 73, _("all parameters, frozen or not")),
         (partly_frozen_model(), {"trainable_only": True}, 18,
-         "only parameters with requires_grad=True"),
+         _("only parameters with requires_grad=True")),
     ]
 
     def run(cases):
         for model, kwargs, expected, why in cases:
             got = call(count_parameters, model, **kwargs)
             expect(isinstance(got, int) and not isinstance(got, bool),
-                   f"count_parameters({model!r}) returned {got!r} of type "
-                   f"{type(got).__name__}; expected a Python int (use int(...) or .numel()).")
+                   _("count_parameters({model!r}) returned {got!r} of type {got_type}; "
+                     "expected a Python int (use int(...) or .numel()).").format(
+                     model=model, got=got, got_type=type(got).__name__))
             options = ", trainable_only=True" if kwargs else ""
             expect(got == expected,
-                   f"count_parameters({type(model).__name__} ...{options}) returned {got}; "
-                   f"expected {expected} ({why}).")
+                   _("count_parameters({model_type} ...{options}) returned {got}; expected "
+                     "{expected} ({why}).").format(
+                     model_type=type(model).__name__, options=options, got=got, expected=expected,
+                     why=why))
 
     with part("main property"):
         run(main)
@@ -80,22 +84,25 @@ def check_model_size_bytes(model_size_bytes) -> int:
         for bits, expected in cases:
             got = call(model_size_bytes, model, bits=bits)
             expect(got == expected,
-                   f"model_size_bytes(Linear(3, 2) with 8 parameters, bits={bits}) returned "
-                   f"{got!r}; expected {expected} (8 * {bits} bits = {8 * bits} bits).")
+                   _("model_size_bytes(Linear(3, 2) with 8 parameters, bits={bits}) returned "
+                     "{got!r}; expected {expected} (8 * {bits} bits = {total_bits} bits).").format(
+                     bits=bits, got=got, expected=expected, total_bits=8 * bits))
         odd = nn.Linear(2, 1)  # 3 parameters
         got = call(model_size_bytes, odd, bits=3)
         expect(got == math.ceil(9 / 8),
-               f"model_size_bytes(Linear(2, 1) with 3 parameters, bits=3) returned {got!r}; "
-               "expected 2 (9 bits round up to 2 whole bytes).")
+               _("model_size_bytes(Linear(2, 1) with 3 parameters, bits=3) returned {got!r}; "
+                 "expected 2 (9 bits round up to 2 whole bytes).").format(got=got))
     with part("edge cases"):
         got = call(model_size_bytes, shared_weight_model())
         expect(got == 32 * 4,
-               f"model_size_bytes(two Linear layers sharing a weight, 32 parameters) returned "
-               f"{got!r}; expected 128: bits defaults to 32, and a shared weight is stored once.")
+               _("model_size_bytes(two Linear layers sharing a weight, 32 parameters) returned "
+                 "{got!r}; expected 128: bits defaults to 32, and a shared weight is stored "
+                 "once.").format(got=got))
         got = call(model_size_bytes, partly_frozen_model(), bits=8)
         expect(got == 73,
-               f"model_size_bytes(a model of 73 parameters, 55 of them frozen, bits=8) returned "
-               f"{got!r}; expected 73: frozen parameters are stored too.")
+               _("model_size_bytes(a model of 73 parameters, 55 of them frozen, bits=8) "
+                 "returned {got!r}; expected 73: frozen parameters are stored too.").format(
+                 got=got))
     with part("errors"):
         for bits in (0, -4):
             expect_value_error(model_size_bytes, nn.Linear(2, 1), bits=bits, argument="bits")

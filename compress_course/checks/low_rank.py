@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..i18n import _
 from . import CheckFailure, call, describe, expect, expect_value_error, part, seeded, visible_check
 
 __all__ = ["check_low_rank_factors", "check_rank_for_energy", "check_factorize_linear",
@@ -46,29 +47,34 @@ def check_factorized_structure(result, original: nn.Module, rank: int, call_text
     kind = type(original)
     expect(isinstance(result, nn.Sequential) and len(result) == 2 and
            all(isinstance(m, kind) for m in result),
-           f"{call_text} returned {describe(result)}; expected nn.Sequential of two "
-           f"{kind.__name__} layers.")
+           _("{call_text} returned {result}; expected nn.Sequential of two {kind} layers.").format(
+             call_text=call_text, result=describe(result), kind=kind.__name__))
     first, second = result
     expect(first.bias is None,
-           f"{call_text}: the first layer has a bias; it must be created with bias=False "
-           "(the original bias goes to the second layer).")
+           _("{call_text}: the first layer has a bias; it must be created with bias=False (the "
+             "original bias goes to the second layer).").format(call_text=call_text))
     expect((second.bias is None) == (original.bias is None),
-           f"{call_text}: the second layer {'has' if second.bias is not None else 'lacks'} a "
-           f"bias but the original {'has' if original.bias is not None else 'has none'}; "
-           "use bias=layer.bias is not None.")
+           (_("{call_text}: the second layer has a bias but the original has none; use "
+              "bias=layer.bias is not None.") if second.bias is not None else
+            _("{call_text}: the second layer lacks a bias but the original has; use "
+              "bias=layer.bias is not None.")).format(call_text=call_text))
     for layer in (first, second):
         for name, p in layer.named_parameters():
             expect(p.dtype == original.weight.dtype,
-                   f"{call_text}: {name} of {layer!r} has dtype {p.dtype}; expected "
-                   f"{original.weight.dtype}, the original layer's dtype.")
+                   _("{call_text}: {name} of {layer!r} has dtype {p_dtype}; expected "
+                     "{original_weight_dtype}, the original layer's dtype.").format(
+                     call_text=call_text, name=name, layer=layer, p_dtype=p.dtype,
+                     original_weight_dtype=original.weight.dtype))
             expect(p.requires_grad,
-                   f"{call_text}: {name} of {layer!r} does not require grad; the new layers "
-                   "must be trainable so they can be fine-tuned.")
+                   _("{call_text}: {name} of {layer!r} does not require grad; the new layers "
+                     "must be trainable so they can be fine-tuned.").format(
+                     call_text=call_text, name=name, layer=layer))
             for q in original.parameters():
                 expect(p.untyped_storage().data_ptr() != q.untyped_storage().data_ptr(),
-                       f"{call_text}: {name} of {layer!r} shares memory with the original "
-                       "layer, so fine-tuning would change the original; copy the numbers "
-                       "(e.g. weight.copy_(...) under torch.no_grad()).")
+                       _("{call_text}: {name} of {layer!r} shares memory with the original "
+                         "layer, so fine-tuning would change the original; copy the numbers "
+                         "(e.g. weight.copy_(...) under torch.no_grad()).").format(
+                         call_text=call_text, name=name, layer=layer))
 
 
 def _run(result: nn.Module, x: torch.Tensor, call_text: str, grad: bool = False):
@@ -77,16 +83,17 @@ def _run(result: nn.Module, x: torch.Tensor, call_text: str, grad: bool = False)
         with torch.set_grad_enabled(grad):
             return result(x)
     except Exception as error:
-        raise CheckFailure(f"{call_text}: calling the result on an input of shape "
-                           f"{tuple(x.shape)} ({x.dtype}) raised {type(error).__name__}: "
-                           f"{error}") from error
+        raise CheckFailure(_("{call_text}: calling the result on an input of shape {x_shape} "
+                             "({x_dtype}) raised {error_type}: {error}").format(
+                             call_text=call_text, x_shape=tuple(x.shape), x_dtype=x.dtype,
+                             error_type=type(error).__name__, error=error)) from error
 
 
 def _expect_two_layers(result, kind: type, call_text: str) -> None:
     expect(isinstance(result, nn.Sequential) and len(result) == 2 and
            all(isinstance(m, kind) for m in result),
-           f"{call_text} returned {describe(result)}; expected nn.Sequential of two "
-           f"{kind.__name__} layers.")
+           _("{call_text} returned {result}; expected nn.Sequential of two {kind} layers.").format(
+             call_text=call_text, result=describe(result), kind=kind.__name__))
 
 
 def training_leaves_original(original: nn.Module, factorized: nn.Module,
@@ -107,9 +114,10 @@ def _check_error_is_optimal(product: torch.Tensor, W: torch.Tensor, rank: int,
     scale = torch.linalg.matrix_norm(W.detach().double()).item() + 1e-12
     tol = (1e-4 if W.dtype == torch.float32 else 1e-9) * scale
     expect(abs(got - best) <= tol,
-           f"{call_text}: ||W - A @ B|| = {got:.6g}, but the best rank-{rank} error is "
-           f"{best:.6g} (sqrt of the sum of the squared singular values after the first "
-           f"{rank}); keep the {rank} LARGEST singular values and scale by them.")
+           _("{call_text}: ||W - A @ B|| = {got:.6g}, but the best rank-{rank} error is "
+             "{best:.6g} (sqrt of the sum of the squared singular values after the first "
+             "{rank}); keep the {rank} LARGEST singular values and scale by them.").format(
+             call_text=call_text, got=got, rank=rank, best=best))
 
 
 
@@ -131,23 +139,27 @@ def check_low_rank_factors(low_rank_factors) -> int:
     ]
 
     def run(W, rank, exact=False):
-        call_text = f"low_rank_factors({describe(W)}, rank={rank})"
+        call_text = _("low_rank_factors({W}, rank={rank})").format(W=describe(W), rank=rank)
         result = call(low_rank_factors, W, rank)
         expect(isinstance(result, tuple) and len(result) == 2,
-               f"{call_text} returned {describe(result)}; expected a tuple (A, B).")
+               _("{call_text} returned {result}; expected a tuple (A, B).").format(
+                 call_text=call_text, result=describe(result)))
         A, B = result
         m, n = W.shape
         expect(tuple(A.shape) == (m, rank) and tuple(B.shape) == (rank, n),
-               f"{call_text} returned A of shape {tuple(A.shape)} and B of shape "
-               f"{tuple(B.shape)}; expected {(m, rank)} and {(rank, n)}.")
+               _("{call_text} returned A of shape {A_shape} and B of shape {B_shape}; expected "
+                 "{A_expected} and {B_expected}.").format(
+                 call_text=call_text, A_shape=tuple(A.shape), B_shape=tuple(B.shape),
+                 A_expected=(m, rank), B_expected=(rank, n)))
         expect(A.dtype == W.dtype and B.dtype == W.dtype,
-               f"{call_text} returned dtypes {A.dtype}, {B.dtype}; expected {W.dtype}.")
+               _("{call_text} returned dtypes {A_dtype}, {B_dtype}; expected {W_dtype}.").format(
+                 call_text=call_text, A_dtype=A.dtype, B_dtype=B.dtype, W_dtype=W.dtype))
         _check_error_is_optimal(A.detach() @ B.detach(), W, rank, call_text)
         if exact:
             gap = (A.detach() @ B.detach() - W.detach()).abs().max().item()
             expect(gap <= 1e-4 * (1 + W.detach().abs().max().item()),
-                   f"{call_text} is full rank, so A @ B must reproduce W; the largest "
-                   f"difference is {gap:.3g}.")
+                   _("{call_text} is full rank, so A @ B must reproduce W; the largest "
+                     "difference is {gap:.3g}.").format(call_text=call_text, gap=gap))
 
     with part("main property"):
         for W, rank in main:
@@ -169,33 +181,36 @@ def check_low_rank_factors(low_rank_factors) -> int:
 def check_rank_for_energy(rank_for_energy) -> int:
     s = torch.tensor([4.0, 3.0, 2.0, 1.0])  # squares 16, 9, 4, 1 of 30
     main = [
-        (s, 0.5, 1, "16/30 = 53% >= 50% with r = 1 (energy uses SQUARED singular values)"),
-        (s, 0.8, 2, "(16 + 9)/30 = 83% >= 80%"),
-        (s.double(), 0.9, 3, "(16 + 9 + 4)/30 = 97% >= 90% (float64 input)"),
+        (s, 0.5, 1, _("16/30 = 53% >= 50% with r = 1 (energy uses SQUARED singular values)")),
+        (s, 0.8, 2, _("(16 + 9)/30 = 83% >= 80%")),
+        (s.double(), 0.9, 3, _("(16 + 9 + 4)/30 = 97% >= 90% (float64 input)")),
     ]
     edge = [
-        (s, 0.0, 1, "energy 0 still keeps one singular value"),
-        (s, 1.0, 4, "all the energy needs all four"),
-        (torch.ones(4), 0.5, 2, "equal values: exactly half at r = 2, and 'at least' means >="),
+        (s, 0.0, 1, _("energy 0 still keeps one singular value")),
+        (s, 1.0, 4, _("all the energy needs all four")),
+        (torch.ones(4), 0.5, 2, _("equal values: exactly half at r = 2, and 'at least' means >=")),
         (torch.tensor([2.0, 0.0, 0.0]), 1.0, 1,
-         "zero singular values hold no energy, so r = 1 already holds all of it"),
-        (torch.zeros(3), 0.7, 1, "an all-zero matrix: 0 >= 0.7 * 0 already at r = 1"),
+         _("zero singular values hold no energy, so r = 1 already holds all of it")),
+        (torch.zeros(3), 0.7, 1, _("an all-zero matrix: 0 >= 0.7 * 0 already at r = 1")),
     ]
     # seed 2: here the float32 cumulative sum ends just below the float32 total
     generator = torch.Generator().manual_seed(2)
     sigma = torch.linalg.svdvals(torch.randn(300, 100, generator=generator))
-    edge.append((sigma, 1.0, 100, "energy 1 on 100 float32 singular values must not run past "
-                 "the end when a float sum comes out slightly below the total"))
+    edge.append((sigma, 1.0, 100, _("energy 1 on 100 float32 singular values must not run past "
+                                    "the end when a float sum comes out slightly below the "
+                                    "total")))
 
     def run(cases):
         for values, energy, expected, why in cases:
             got = call(rank_for_energy, values, energy)
             expect(isinstance(got, int) and not isinstance(got, bool),
-                   f"rank_for_energy({describe(values)}, energy={energy}) returned {got!r} of "
-                   f"type {type(got).__name__}; expected a Python int.")
+                   _("rank_for_energy({values}, energy={energy}) returned {got!r} of type "
+                     "{got_type}; expected a Python int.").format(
+                     values=describe(values), energy=energy, got=got, got_type=type(got).__name__))
             expect(got == expected,
-                   f"rank_for_energy({describe(values)}, energy={energy}) returned {got}; "
-                   f"expected {expected} ({why}).")
+                   _("rank_for_energy({values}, energy={energy}) returned {got}; expected "
+                     "{expected} ({why}).").format(
+                     values=describe(values), energy=energy, got=got, expected=expected, why=why))
 
     with part("main property"):
         run(main)
@@ -218,22 +233,28 @@ def check_factorize_linear(factorize_linear) -> int:
              (nn.Linear(5, 5).double(), 1)]
     with part("layer structure"):
         for layer, rank in cases:
-            call_text = f"factorize_linear({layer!r}, rank={rank})"
+            call_text = _("factorize_linear({layer!r}, rank={rank})").format(
+                          layer=layer, rank=rank)
             result = call(factorize_linear, layer, rank)
             check_factorized_structure(result, layer, rank, call_text)
             first, second = result
             expect((first.in_features, first.out_features, second.in_features,
                     second.out_features) == (layer.in_features, rank, rank, layer.out_features),
-                   f"{call_text} returned {first!r} then {second!r}; expected Linear("
-                   f"{layer.in_features}, {rank}) then Linear({rank}, {layer.out_features}).")
+                   _("{call_text} returned {first!r} then {second!r}; expected "
+                     "Linear({layer_in_features}, {rank}) then Linear({rank}, "
+                     "{layer_out_features}).").format(
+                     call_text=call_text, first=first, second=second,
+                     layer_in_features=layer.in_features, rank=rank,
+                     layer_out_features=layer.out_features))
             x = torch.randn(3, layer.in_features, dtype=layer.weight.dtype)
             _run(result, x, call_text)
             expect(training_leaves_original(layer, result, x),
-                   f"{call_text}: a training step on the result changed the original layer; "
-                   "the new layers must own copies of the numbers.")
+                   _("{call_text}: a training step on the result changed the original layer; "
+                     "the new layers must own copies of the numbers.").format(call_text=call_text))
     with part("main property"):
         for layer, rank in cases:
-            call_text = f"factorize_linear({layer!r}, rank={rank})"
+            call_text = _("factorize_linear({layer!r}, rank={rank})").format(
+                          layer=layer, rank=rank)
             result = call(factorize_linear, layer, rank)
             _expect_two_layers(result, nn.Linear, call_text)
             _check_error_is_optimal(composite_weight(result), layer.weight, rank, call_text)
@@ -244,17 +265,20 @@ def check_factorize_linear(factorize_linear) -> int:
                     expected += layer.bias.double()
             got = _run(result, x, call_text).double()
             expect(got.shape == expected.shape,
-                   f"{call_text}: on input of shape {tuple(x.shape)} the output has shape "
-                   f"{tuple(got.shape)}; expected {tuple(expected.shape)}.")
+                   _("{call_text}: on input of shape {x_shape} the output has shape "
+                     "{got_shape}; expected {expected_shape}.").format(
+                     call_text=call_text, x_shape=tuple(x.shape), got_shape=tuple(got.shape),
+                     expected_shape=tuple(expected.shape)))
             expect(torch.allclose(got, expected, atol=1e-4),
-                   f"{call_text}: the output differs from x @ (A @ B).T + bias by "
-                   f"{(got - expected).abs().max().item():.3g}; is the original bias on the "
-                   "second layer?")
+                   _("{call_text}: the output differs from x @ (A @ B).T + bias by {difference:.3g}; "
+                     "is the original bias on the second layer?").format(
+                     call_text=call_text, difference=(got - expected).abs().max().item()))
             if rank == min(layer.in_features, layer.out_features):
                 with torch.no_grad():
                     gap = (_run(result, x, call_text) - layer(x)).abs().max().item()
-                expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the "
-                       f"layer computes; outputs differ by {gap:.3g}.")
+                expect(gap < 1e-4, _("{call_text} is full rank, so it must compute what the "
+                                     "layer computes; outputs differ by {gap:.3g}.").format(
+                                     call_text=call_text, gap=gap))
     with part("errors"):
         for (n_in, n_out), rank in (((4, 6), 0), ((4, 6), 5), ((6, 4), 5), ((6, 4), -2)):
             expect_value_error(factorize_linear, nn.Linear(n_in, n_out), rank, argument="rank")
@@ -272,30 +296,35 @@ def check_factorize_conv(factorize_conv) -> int:
     ]
     with part("layer structure"):
         for conv, rank, size in cases:
-            call_text = f"factorize_conv({conv!r}, rank={rank})"
+            call_text = _("factorize_conv({conv!r}, rank={rank})").format(conv=conv, rank=rank)
             result = call(factorize_conv, conv, rank)
             check_factorized_structure(result, conv, rank, call_text)
             first, second = result
             expect((first.in_channels, first.out_channels, first.kernel_size, first.stride,
                     first.padding, first.dilation) == (conv.in_channels, rank, conv.kernel_size,
                                                        conv.stride, conv.padding, conv.dilation),
-                   f"{call_text} returned first layer {first!r}; expected Conv2d("
-                   f"{conv.in_channels}, {rank}, kernel_size={conv.kernel_size}, "
-                   f"stride={conv.stride}, padding={conv.padding}, dilation={conv.dilation}).")
+                   _("{call_text} returned first layer {first!r}; expected "
+                     "Conv2d({conv_in_channels}, {rank}, kernel_size={conv_kernel_size}, "
+                     "stride={conv_stride}, padding={conv_padding}, dilation={conv_dilation}).").format(
+                     call_text=call_text, first=first, conv_in_channels=conv.in_channels,
+                     rank=rank, conv_kernel_size=conv.kernel_size, conv_stride=conv.stride,
+                     conv_padding=conv.padding, conv_dilation=conv.dilation))
             expect((second.in_channels, second.out_channels, second.kernel_size, second.stride,
                     second.padding, second.dilation) == (rank, conv.out_channels, (1, 1), (1, 1),
                                                          (0, 0), (1, 1)),
-                   f"{call_text} returned second layer {second!r}; expected a 1x1 Conv2d("
-                   f"{rank}, {conv.out_channels}, kernel_size=1) with stride 1, no padding and "
-                   "no dilation.")
+                   _("{call_text} returned second layer {second!r}; expected a 1x1 "
+                     "Conv2d({rank}, {conv_out_channels}, kernel_size=1) with stride 1, no "
+                     "padding and no dilation.").format(
+                     call_text=call_text, second=second, rank=rank,
+                     conv_out_channels=conv.out_channels))
             x = torch.randn(2, conv.in_channels, *size, dtype=conv.weight.dtype)
             _run(result, x, call_text)
             expect(training_leaves_original(conv, result, x),
-                   f"{call_text}: a training step on the result changed the original conv; "
-                   "the new layers must own copies of the numbers.")
+                   _("{call_text}: a training step on the result changed the original conv; "
+                     "the new layers must own copies of the numbers.").format(call_text=call_text))
     with part("main property"):
         for conv, rank, size in cases:
-            call_text = f"factorize_conv({conv!r}, rank={rank})"
+            call_text = _("factorize_conv({conv!r}, rank={rank})").format(conv=conv, rank=rank)
             result = call(factorize_conv, conv, rank)
             _expect_two_layers(result, nn.Conv2d, call_text)
             flat = conv.weight.reshape(conv.out_channels, -1)
@@ -309,14 +338,16 @@ def check_factorize_conv(factorize_conv) -> int:
                     conv.stride, conv.padding, conv.dilation)
             got = _run(result, x, call_text).double()
             expect(got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4),
-                   f"{call_text}: on input of shape {tuple(x.shape)} the output does not match "
-                   "the conv with the product weight; check how B is reshaped to "
-                   "[rank, C_in, kh, kw] and that the bias is on the second layer.")
+                   _("{call_text}: on input of shape {x_shape} the output does not match the "
+                     "conv with the product weight; check how B is reshaped to [rank, C_in, "
+                     "kh, kw] and that the bias is on the second layer.").format(
+                     call_text=call_text, x_shape=tuple(x.shape)))
             if rank == min(flat.shape):
                 with torch.no_grad():
                     gap = (_run(result, x, call_text) - conv(x)).abs().max().item()
-                expect(gap < 1e-4, f"{call_text} is full rank, so it must compute what the "
-                       f"conv computes; outputs differ by {gap:.3g}.")
+                expect(gap < 1e-4, _("{call_text} is full rank, so it must compute what the "
+                                     "conv computes; outputs differ by {gap:.3g}.").format(
+                                     call_text=call_text, gap=gap))
     with part("errors"):
         for conv, rank in ((nn.Conv2d(2, 4, 3), 0), (nn.Conv2d(2, 4, 3), 5),
                            (nn.Conv2d(3, 8, (1, 2)), 7)):

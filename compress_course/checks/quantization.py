@@ -12,6 +12,7 @@ import math
 
 import torch
 
+from ..i18n import _
 from . import call, describe, expect, expect_value_error, part, visible_check
 
 __all__ = ["check_affine_qparams", "check_quantize", "check_dequantize",
@@ -28,30 +29,34 @@ def _is_int_tensor(t) -> bool:
 @visible_check
 def check_affine_qparams(affine_qparams) -> int:
     cases = [
-        (torch.tensor([-1.0, 0.0, 2.0]), 8, 3 / 255, 85, "range [-1, 2]: scale 3/255, zero at 85"),
+        (torch.tensor([-1.0, 0.0, 2.0]), 8, 3 / 255, 85, _("range [-1, 2]: scale 3/255, zero at 85")),
         (torch.tensor([2.0, 4.0]), 8, 4 / 255, 0,
-         "all positive: the range is widened to [0, 4], so the zero point is 0"),
+         _("all positive: the range is widened to [0, 4], so the zero point is 0")),
         (torch.tensor([-3.0, -1.0]), 2, 1.0, 3,
-         "all negative: the range is widened to [-3, 0], so zero sits at the top, q = 3"),
+         _("all negative: the range is widened to [-3, 0], so zero sits at the top, q = 3")),
         (torch.tensor([[-0.5, 1.5], [0.25, 0.0]]), 4, 2 / 15, 4,
-         "range [-0.5, 1.5] over 15 steps; zero point round(0.5 / (2/15)) = round(3.75) = 4"),
-        (torch.zeros(5), 8, 1.0, 0, "an all-zero tensor gets scale 1.0 and zero point 0"),
+         _("range [-0.5, 1.5] over 15 steps; zero point round(0.5 / (2/15)) = round(3.75) = 4")),
+        (torch.zeros(5), 8, 1.0, 0, _("an all-zero tensor gets scale 1.0 and zero point 0")),
     ]
     def run(x, bits, scale, zero_point, why):
         got = call(affine_qparams, x, bits)
         expect(isinstance(got, tuple) and len(got) == 2,
-               f"affine_qparams({describe(x)}, bits={bits}) returned {got!r}; expected a tuple "
-               "(scale, zero_point).")
+               _("affine_qparams({x}, bits={bits}) returned {got!r}; expected a tuple (scale, "
+                 "zero_point).").format(x=describe(x), bits=bits, got=got))
         got_scale, got_zp = got
         expect(isinstance(got_scale, float),
-               f"affine_qparams({describe(x)}, bits={bits}) returned a scale of type "
-               f"{type(got_scale).__name__}; expected a Python float (use .item() / float()).")
+               _("affine_qparams({x}, bits={bits}) returned a scale of type {got_scale_type}; "
+                 "expected a Python float (use .item() / float()).").format(
+                 x=describe(x), bits=bits, got_scale_type=type(got_scale).__name__))
         expect(isinstance(got_zp, int) and not isinstance(got_zp, bool),
-               f"affine_qparams({describe(x)}, bits={bits}) returned a zero point of type "
-               f"{type(got_zp).__name__}; expected a Python int.")
+               _("affine_qparams({x}, bits={bits}) returned a zero point of type "
+                 "{got_zp_type}; expected a Python int.").format(
+                 x=describe(x), bits=bits, got_zp_type=type(got_zp).__name__))
         expect(math.isclose(got_scale, scale, rel_tol=1e-5) and got_zp == zero_point,
-               f"affine_qparams({describe(x)}, bits={bits}) returned ({got_scale:.6g}, {got_zp}); "
-               f"expected ({scale:.6g}, {zero_point}): {why}.")
+               _("affine_qparams({x}, bits={bits}) returned ({got_scale:.6g}, {got_zp}); "
+                 "expected ({scale:.6g}, {zero_point}): {why}.").format(
+                 x=describe(x), bits=bits, got_scale=got_scale, got_zp=got_zp, scale=scale,
+                 zero_point=zero_point, why=why))
 
     # The parts carry the names the hidden checks give their points to.
     with part("main property"):
@@ -61,13 +66,14 @@ def check_affine_qparams(affine_qparams) -> int:
         run(*cases[-1])
         got_scale, got_zp = call(affine_qparams, torch.full((3,), 5.0), 8)
         expect(math.isclose(got_scale, 5 / 255, rel_tol=1e-5) and got_zp == 0,
-               f"affine_qparams(a constant tensor of 5.0, bits=8) returned ({got_scale}, "
-               f"{got_zp}); expected (5/255, 0): the range is widened to [0, 5], so the scale "
-               "is positive.")
+               _("affine_qparams(a constant tensor of 5.0, bits=8) returned ({got_scale}, "
+                 "{got_zp}); expected (5/255, 0): the range is widened to [0, 5], so the scale "
+                 "is positive.").format(got_scale=got_scale, got_zp=got_zp))
         got_scale, got_zp = call(affine_qparams, torch.full((2, 2), -2.0), 1)
         expect(math.isclose(got_scale, 2.0, rel_tol=1e-5) and got_zp == 1,
-               f"affine_qparams(a constant tensor of -2.0, bits=1) returned ({got_scale}, "
-               f"{got_zp}); expected (2.0, 1): the range [-2, 0] over 2**1 - 1 = 1 step.")
+               _("affine_qparams(a constant tensor of -2.0, bits=1) returned ({got_scale}, "
+                 "{got_zp}); expected (2.0, 1): the range [-2, 0] over 2**1 - 1 = 1 step.").format(
+                 got_scale=got_scale, got_zp=got_zp))
     with part("errors"):
         for bits in (0, -3):
             expect_value_error(affine_qparams, torch.ones(3), bits, argument="bits")
@@ -86,35 +92,39 @@ def check_quantize(quantize) -> int:
             got = call(quantize, x, scale, zero_point, bits)
             expect(_is_int_tensor(got) and got.dtype in (torch.int32, torch.int64)
                    and got.shape == x.shape,
-                   f"quantize(x of shape (6, 7), scale={scale}, zero_point={zero_point}, "
-                   f"bits={bits}) returned {describe(got)}; expected an int32 or int64 tensor "
-                   "of shape (6, 7).")
+                   _("quantize(x of shape (6, 7), scale={scale}, zero_point={zero_point}, "
+                     "bits={bits}) returned {got}; expected an int32 or int64 tensor of shape "
+                     "(6, 7).").format(
+                     scale=scale, zero_point=zero_point, bits=bits, got=describe(got)))
             reference = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0,
                                                               2**bits - 1)
             expected = torch.round(reference / scale).to(torch.int64) + zero_point
             expect(torch.equal(got.to(torch.int64), expected),
-                   f"quantize(x of shape (6, 7), scale={scale}, zero_point={zero_point}, "
-                   f"bits={bits}) differs from torch.fake_quantize_per_tensor_affine at "
-                   f"{int((got.to(torch.int64) != expected).sum())} positions.")
+                   _("quantize(x of shape (6, 7), scale={scale}, zero_point={zero_point}, "
+                     "bits={bits}) differs from torch.fake_quantize_per_tensor_affine at "
+                     "{count} positions.").format(
+                     scale=scale, zero_point=zero_point, bits=bits,
+                     count=int((got.to(torch.int64) != expected).sum())))
             cases += 1
     with part("edge cases"):
         got = call(quantize, ties, 1.0, 3, 8)
         expect(_is_int_tensor(got) and got.tolist() == [3, 5, 5, 3, 1],
-               f"quantize({describe(ties)}, scale=1.0, zero_point=3, bits=8) returned "
-               f"{describe(got)}; expected [3, 5, 5, 3, 1]: torch.round rounds halves to the even "
-               "integer (0.5 -> 0, 1.5 -> 2, 2.5 -> 2), then the zero point is added.")
+               _("quantize({ties}, scale=1.0, zero_point=3, bits=8) returned {got}; expected "
+                 "[3, 5, 5, 3, 1]: torch.round rounds halves to the even integer (0.5 -> 0, "
+                 "1.5 -> 2, 2.5 -> 2), then the zero point is added.").format(
+                 ties=describe(ties), got=describe(got)))
         clip = torch.tensor([-10.0, 0.0, 10.0])
         got = call(quantize, clip, 1.0, 2, 3)
         expect(got.tolist() == [0, 2, 7],
-               f"quantize({describe(clip)}, scale=1.0, zero_point=2, bits=3) returned "
-               f"{got.tolist()}; expected [0, 2, 7]: values outside the range clamp to 0 and "
-               "2**bits - 1 = 7.")
+               _("quantize({clip}, scale=1.0, zero_point=2, bits=3) returned {got}; expected "
+                 "[0, 2, 7]: values outside the range clamp to 0 and 2**bits - 1 = 7.").format(
+                 clip=describe(clip), got=got.tolist()))
         big = torch.tensor([-1e9, 1e9, 0.0, 70000.0])
         got = call(quantize, big, 1.0, 5, 16)
         expect(got.tolist() == [0, 65535, 5, 65535],
-               f"quantize({big.tolist()}, scale=1.0, zero_point=5, bits=16) returned "
-               f"{got.tolist()}; expected [0, 65535, 5, 65535]: clamp to [0, 2**16 - 1] in an "
-               "int32 or int64 tensor (int16 cannot hold 65535).")
+               _("quantize({big}, scale=1.0, zero_point=5, bits=16) returned {got}; expected "
+                 "[0, 65535, 5, 65535]: clamp to [0, 2**16 - 1] in an int32 or int64 tensor "
+                 "(int16 cannot hold 65535).").format(big=big.tolist(), got=got.tolist()))
         cases += 3
     with part("errors"):
         expect_value_error(quantize, ties, 1.0, 0, 0, argument="bits")
@@ -129,33 +139,35 @@ def check_dequantize(dequantize) -> int:
         q = torch.tensor([0, 3, 255], dtype=torch.int32)
         got = call(dequantize, q, 0.5, 3)
         expect(isinstance(got, torch.Tensor) and got.dtype == torch.float32,
-               f"dequantize({describe(q)}, scale=0.5, zero_point=3) returned {describe(got)}; "
-               "expected a float32 tensor.")
+               _("dequantize({q}, scale=0.5, zero_point=3) returned {got}; expected a float32 "
+                 "tensor.").format(q=describe(q), got=describe(got)))
         expect(got.tolist() == [-1.5, 0.0, 126.0],
-               f"dequantize({describe(q)}, scale=0.5, zero_point=3) returned {got.tolist()}; "
-               "expected [-1.5, 0.0, 126.0] = 0.5 * (q - 3).")
+               _("dequantize({q}, scale=0.5, zero_point=3) returned {got}; expected [-1.5, "
+                 "0.0, 126.0] = 0.5 * (q - 3).").format(q=describe(q), got=got.tolist()))
         generator = torch.Generator().manual_seed(1)
         x = torch.randn(5, 9, generator=generator)
         q = (torch.round(x / 0.0625) + 7).clamp(0, 255).to(torch.int32)
         got = call(dequantize, q, 0.0625, 7)
         reference = torch.fake_quantize_per_tensor_affine(x, 0.0625, 7, 0, 255)
         expect(isinstance(got, torch.Tensor) and torch.equal(got, reference),
-               "dequantize(quantized randn of shape (5, 9), scale=0.0625, zero_point=7) differs "
-               "from torch.fake_quantize_per_tensor_affine: expected scale * (q - zero_point).")
+               _("dequantize(quantized randn of shape (5, 9), scale=0.0625, zero_point=7) "
+                 "differs from torch.fake_quantize_per_tensor_affine: expected scale * (q - "
+                 "zero_point)."))
     with part("storage dtypes"):
         stored = torch.tensor([0, 128, 255], dtype=torch.uint8)
         got = call(dequantize, stored, 0.25, 128)
         expect(isinstance(got, torch.Tensor) and got.dtype == torch.float32
                and got.tolist() == [-32.0, 0.0, 31.75],
-               f"dequantize({describe(stored)}, scale=0.25, zero_point=128) returned "
-               f"{describe(got)}; expected float32 [-32.0, 0.0, 31.75]: convert uint8 to a wider "
-               "integer type before subtracting the zero point, or 0 - 128 wraps around.")
+               _("dequantize({stored}, scale=0.25, zero_point=128) returned {got}; expected "
+                 "float32 [-32.0, 0.0, 31.75]: convert uint8 to a wider integer type before "
+                 "subtracting the zero point, or 0 - 128 wraps around.").format(
+                 stored=describe(stored), got=describe(got)))
         signed = torch.tensor([-127, 0, 127], dtype=torch.int8)
         got = call(dequantize, signed, 0.25, 100)
         expect(got.tolist() == [-56.75, -25.0, 6.75],
-               f"dequantize({describe(signed)}, scale=0.25, zero_point=100) returned "
-               f"{got.tolist()}; expected [-56.75, -25.0, 6.75]: widen int8 before subtracting "
-               "the zero point, or -127 - 100 wraps around.")
+               _("dequantize({signed}, scale=0.25, zero_point=100) returned {got}; expected "
+                 "[-56.75, -25.0, 6.75]: widen int8 before subtracting the zero point, or -127 "
+                 "- 100 wraps around.").format(signed=describe(signed), got=got.tolist()))
     return 4
 
 
@@ -173,47 +185,51 @@ def check_symmetric_per_channel_quantize(symmetric_per_channel_quantize) -> int:
 def _check_symmetric_main(symmetric_per_channel_quantize, w) -> None:
     got = call(symmetric_per_channel_quantize, w, 3)
     expect(isinstance(got, tuple) and len(got) == 2,
-           f"symmetric_per_channel_quantize(w, bits=3) returned {describe(got)}; expected a "
-           "tuple (q, scales).")
+           _("symmetric_per_channel_quantize(w, bits=3) returned {got}; expected a tuple (q, "
+             "scales).").format(got=describe(got)))
     q, scales = got
     expect(_is_int_tensor(q) and q.shape == w.shape,
-           f"symmetric_per_channel_quantize(w of shape (3, 3), bits=3) returned q = {describe(q)}; "
-           "expected an integer tensor of shape (3, 3).")
+           _("symmetric_per_channel_quantize(w of shape (3, 3), bits=3) returned q = {q}; "
+             "expected an integer tensor of shape (3, 3).").format(q=describe(q)))
     expect(isinstance(scales, torch.Tensor) and scales.shape == (3,),
-           f"symmetric_per_channel_quantize(w of shape (3, 3), bits=3) returned scales = "
-           f"{describe(scales)}; expected one scale per output channel, shape (3,).")
+           _("symmetric_per_channel_quantize(w of shape (3, 3), bits=3) returned scales = "
+             "{scales}; expected one scale per output channel, shape (3,).").format(
+             scales=describe(scales)))
     expected_scales = [1 / 3, 1.0, 1.0]
     expect(torch.allclose(scales.double(), torch.tensor(expected_scales, dtype=torch.float64),
                           rtol=1e-6),
-           f"symmetric_per_channel_quantize(w, bits=3) returned scales {scales.tolist()}; expected "
-           "[1/3, 1.0, 1.0]: max|w_c| / (2**(bits-1) - 1) = max|w_c| / 3, and 1.0 for an "
-           "all-zero channel.")
+           _("symmetric_per_channel_quantize(w, bits=3) returned scales {scales}; expected "
+             "[1/3, 1.0, 1.0]: max|w_c| / (2**(bits-1) - 1) = max|w_c| / 3, and 1.0 for an "
+             "all-zero channel.").format(scales=scales.tolist()))
     expected_q = [[3, -2, 1], [0, 0, 0], [-3, 2, 0]]
     expect(q.tolist() == expected_q,
-           f"symmetric_per_channel_quantize(w = {w.tolist()}, bits=3) returned q = {q.tolist()}; "
-           f"expected {expected_q} (round(w / scale) with half to even: -1.5 -> -2, 1.5 -> 2).")
+           _("symmetric_per_channel_quantize(w = {w}, bits=3) returned q = {q}; expected "
+             "{expected_q} (round(w / scale) with half to even: -1.5 -> -2, 1.5 -> 2).").format(
+             w=w.tolist(), q=q.tolist(), expected_q=expected_q))
     conv = torch.randn(4, 2, 3, 3, generator=torch.Generator().manual_seed(2))
     q, scales = call(symmetric_per_channel_quantize, conv, 8)
     expect(q.shape == conv.shape and scales.shape == (4,),
-           f"symmetric_per_channel_quantize(conv weight of shape (4, 2, 3, 3), bits=8) returned "
-           f"q {tuple(q.shape)} and scales {tuple(scales.shape)}; expected (4, 2, 3, 3) and (4,).")
+           _("symmetric_per_channel_quantize(conv weight of shape (4, 2, 3, 3), bits=8) "
+             "returned q {q_shape} and scales {scales_shape}; expected (4, 2, 3, 3) and (4,).").format(
+             q_shape=tuple(q.shape), scales_shape=tuple(scales.shape)))
     error = (q.float() * scales.reshape(4, 1, 1, 1) - conv).abs()
     expect(bool((error <= scales.reshape(4, 1, 1, 1) / 2 + 1e-6).all()) and int(q.abs().max()) <= 127,
-           "symmetric_per_channel_quantize(conv weight (4, 2, 3, 3), bits=8): q * scale should be "
-           "within half a step of w and |q| <= 127.")
+           _("symmetric_per_channel_quantize(conv weight (4, 2, 3, 3), bits=8): q * scale "
+             "should be within half a step of w and |q| <= 127."))
     small_and_large = torch.tensor([[0.012, -0.02, 0.013], [50.0, -10.0, 3.0]])
     q, scales = call(symmetric_per_channel_quantize, small_and_large, 8)
     expect(q[0].tolist() == [76, -127, 83],
-           f"symmetric_per_channel_quantize([[0.012, -0.02, 0.013], [50, -10, 3]], bits=8) returned "
-           f"row 0 = {q[0].tolist()}; expected [76, -127, 83]: the small channel gets its own "
-           "scale 0.02 / 127, unaffected by the large one.")
+           _("symmetric_per_channel_quantize([[0.012, -0.02, 0.013], [50, -10, 3]], bits=8) "
+             "returned row 0 = {q}; expected [76, -127, 83]: the small channel gets its own "
+             "scale 0.02 / 127, unaffected by the large one.").format(q=q[0].tolist()))
     vector = torch.tensor([0.5, -2.0, 0.0])
     q, scales = call(symmetric_per_channel_quantize, vector, 4)
     expect(q.shape == (3,) and scales.shape == (3,) and q.tolist() == [7, -7, 0]
            and torch.allclose(scales, torch.tensor([0.5 / 7, 2.0 / 7, 1.0])),
-           f"symmetric_per_channel_quantize({describe(vector)}, bits=4) returned q = "
-           f"{describe(q)}, scales = {describe(scales)}; expected q [7, -7, 0] and scales "
-           "[0.5/7, 2/7, 1.0]: a 1-D w has one value per channel.")
+           _("symmetric_per_channel_quantize({vector}, bits=4) returned q = {q}, scales = "
+             "{scales}; expected q [7, -7, 0] and scales [0.5/7, 2/7, 1.0]: a 1-D w has one "
+             "value per channel.").format(
+             vector=describe(vector), q=describe(q), scales=describe(scales)))
 
 
 @visible_check
@@ -225,21 +241,21 @@ def check_kmeans_quantize(kmeans_quantize) -> int:
         lonely = torch.tensor([0.0, 0.0, 0.0, 9.0])
         codebook, labels = call(kmeans_quantize, lonely, 2, iters=5)
         expect(torch.allclose(codebook, torch.tensor([0.0, 3.0, 6.0, 9.0])),
-               f"kmeans_quantize({describe(lonely)}, bits=2) returned codebook "
-               f"{codebook.tolist()}; expected [0, 3, 6, 9]: the two middle clusters are empty "
-               "and keep their centroids (no division by zero).")
+               _("kmeans_quantize({lonely}, bits=2) returned codebook {codebook}; expected [0, "
+                 "3, 6, 9]: the two middle clusters are empty and keep their centroids (no "
+                 "division by zero).").format(lonely=describe(lonely), codebook=codebook.tolist()))
         constant = torch.full((2, 3), -1.25)
         codebook, labels = call(kmeans_quantize, constant, 2, iters=3)
         expect(bool(torch.isfinite(codebook).all())
                and torch.equal(codebook[labels.long()], constant),
-               f"kmeans_quantize(a constant tensor of -1.25, bits=2) returned codebook "
-               f"{codebook.tolist()}; expected finite centroids (all -1.25: min = max) that "
-               "rebuild the tensor exactly.")
+               _("kmeans_quantize(a constant tensor of -1.25, bits=2) returned codebook "
+                 "{codebook}; expected finite centroids (all -1.25: min = max) that rebuild "
+                 "the tensor exactly.").format(codebook=codebook.tolist()))
         single = torch.tensor([[0.7]])
         codebook, labels = call(kmeans_quantize, single, 1)
         expect(labels.shape == (1, 1) and abs(codebook[labels.long()].item() - 0.7) < 1e-6,
-               f"kmeans_quantize([[0.7]], bits=1) returned labels {describe(labels)}; expected "
-               "labels of shape (1, 1) that rebuild 0.7.")
+               _("kmeans_quantize([[0.7]], bits=1) returned labels {labels}; expected labels "
+                 "of shape (1, 1) that rebuild 0.7.").format(labels=describe(labels)))
     with part("errors"):
         expect_value_error(kmeans_quantize, w, 0, argument="bits")
         expect_value_error(kmeans_quantize, w, 2, iters=-1, argument="iters")
@@ -249,23 +265,26 @@ def check_kmeans_quantize(kmeans_quantize) -> int:
 def _check_kmeans_main(kmeans_quantize, w) -> None:
     got = call(kmeans_quantize, w, 1, iters=10)
     expect(isinstance(got, tuple) and len(got) == 2,
-           f"kmeans_quantize(w, bits=1) returned {describe(got)}; expected (codebook, labels).")
+           _("kmeans_quantize(w, bits=1) returned {got}; expected (codebook, labels).").format(
+             got=describe(got)))
     codebook, labels = got
     expect(isinstance(codebook, torch.Tensor) and codebook.shape == (2,),
-           f"kmeans_quantize({describe(w)}, bits=1) returned codebook {describe(codebook)}; "
-           "expected 2**bits = 2 centroids.")
+           _("kmeans_quantize({w}, bits=1) returned codebook {codebook}; expected 2**bits = 2 "
+             "centroids.").format(w=describe(w), codebook=describe(codebook)))
     expect(_is_int_tensor(labels) and labels.shape == w.shape,
-           f"kmeans_quantize({describe(w)}, bits=1) returned labels {describe(labels)}; expected "
-           "an integer tensor of w's shape (5,).")
+           _("kmeans_quantize({w}, bits=1) returned labels {labels}; expected an integer "
+             "tensor of w's shape (5,).").format(w=describe(w), labels=describe(labels)))
     expect(torch.allclose(codebook, torch.tensor([0.1, 0.95]), atol=1e-6)
            and labels.tolist() == [0, 0, 0, 1, 1],
-           f"kmeans_quantize({describe(w)}, bits=1, iters=10) returned codebook "
-           f"{codebook.tolist()} and labels {labels.tolist()}; expected [0.1, 0.95] and "
-           "[0, 0, 0, 1, 1] (start at [0, 1], assign to nearest, move to the means).")
+           _("kmeans_quantize({w}, bits=1, iters=10) returned codebook {codebook} and labels "
+             "{labels}; expected [0.1, 0.95] and [0, 0, 0, 1, 1] (start at [0, 1], assign to "
+             "nearest, move to the means).").format(
+             w=describe(w), codebook=codebook.tolist(), labels=labels.tolist()))
     codebook, labels = call(kmeans_quantize, w, 2, iters=0)
     expect(torch.allclose(codebook, torch.linspace(0, 1, 4)),
-           f"kmeans_quantize(w, bits=2, iters=0) returned codebook {codebook.tolist()}; expected "
-           "the linear initialisation [0, 1/3, 2/3, 1] (torch.linspace(w.min(), w.max(), 4)).")
+           _("kmeans_quantize(w, bits=2, iters=0) returned codebook {codebook}; expected the "
+             "linear initialisation [0, 1/3, 2/3, 1] (torch.linspace(w.min(), w.max(), 4)).").format(
+             codebook=codebook.tolist()))
     weights = torch.randn(20, 30, generator=torch.Generator().manual_seed(3))
     codebook, labels = call(kmeans_quantize, weights, 3)
     init = torch.linspace(weights.min().item(), weights.max().item(), 8)
@@ -273,12 +292,13 @@ def _check_kmeans_main(kmeans_quantize, w) -> None:
     error = ((codebook[labels] - weights) ** 2).sum()
     expect(labels.shape == weights.shape and bool(torch.isfinite(codebook).all())
            and error <= init_error * (1 + 1e-5),
-           f"kmeans_quantize(randn (20, 30), bits=3): squared error {error:.4g} should not exceed "
-           f"that of the linear initial codebook ({init_error:.4g}), with finite centroids.")
+           _("kmeans_quantize(randn (20, 30), bits=3): squared error {error:.4g} should not "
+             "exceed that of the linear initial codebook ({init_error:.4g}), with finite "
+             "centroids.").format(error=error, init_error=init_error))
     nearest = (weights[..., None] - codebook).abs().amin(-1)
     expect(torch.allclose((codebook[labels] - weights).abs(), nearest, atol=1e-6),
-           "kmeans_quantize(randn (20, 30), bits=3): every label should index the centroid "
-           "nearest to its weight in the returned codebook.")
+           _("kmeans_quantize(randn (20, 30), bits=3): every label should index the centroid "
+             "nearest to its weight in the returned codebook."))
 
 
 @visible_check
@@ -288,36 +308,40 @@ def check_fake_quantize(fake_quantize) -> int:
         x = torch.tensor(values)
         y = call(fake_quantize, x, 0.25, 4, 4)
         expect(isinstance(y, torch.Tensor) and y.shape == x.shape and y.is_floating_point(),
-               f"fake_quantize(x, scale=0.25, zero_point=4, bits=4) returned {describe(y)}; "
-               "expected a float tensor of x's shape.")
+               _("fake_quantize(x, scale=0.25, zero_point=4, bits=4) returned {y}; expected a "
+                 "float tensor of x's shape.").format(y=describe(y)))
         reference = torch.fake_quantize_per_tensor_affine(x, 0.25, 4, 0, 15)
         expect(torch.equal(y.detach().float(), reference),
-               f"fake_quantize({describe(x)}, scale=0.25, zero_point=4, bits=4) returned "
-               f"{y.detach().tolist()}; expected {reference.tolist()} = dequantize(quantize(x)).")
+               _("fake_quantize({x}, scale=0.25, zero_point=4, bits=4) returned {y}; expected "
+                 "{reference} = dequantize(quantize(x)).").format(
+                 x=describe(x), y=y.detach().tolist(), reference=reference.tolist()))
         plain = torch.tensor([0.1, 0.2])
         got = call(fake_quantize, plain, 0.125, 0, 8)
         expect(isinstance(got, torch.Tensor) and torch.equal(got.float(),
                                                              torch.tensor([0.125, 0.25])),
-               f"fake_quantize({describe(plain)} without requires_grad, scale=0.125, "
-               f"zero_point=0, bits=8) returned {describe(got)}; expected [0.125, 0.25].")
+               _("fake_quantize({plain} without requires_grad, scale=0.125, zero_point=0, "
+                 "bits=8) returned {got}; expected [0.125, 0.25].").format(
+                 plain=describe(plain), got=describe(got)))
     with part("straight-through gradient"):
         x = torch.tensor(values, requires_grad=True)
         y = call(fake_quantize, x, 0.25, 4, 4)
         expect(isinstance(y, torch.Tensor) and y.requires_grad,
-               "fake_quantize(x with requires_grad=True, ...) returned a tensor without a "
-               "gradient: the straight-through estimator must let gradients reach x.")
+               _("fake_quantize(x with requires_grad=True, ...) returned a tensor without a "
+                 "gradient: the straight-through estimator must let gradients reach x."))
         try:
             y.backward(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
         except Exception as error:
-            expect(False, f"backward through fake_quantize(x, scale=0.25, zero_point=4, bits=4) "
-                          f"raised {type(error).__name__}: {error}")
+            expect(False, _("backward through fake_quantize(x, scale=0.25, zero_point=4, "
+                            "bits=4) raised {error_type}: {error}").format(
+                            error_type=type(error).__name__, error=error))
         expected = [0.0, 2.0, 3.0, 4.0, 0.0, 0.0]
         expect(x.grad is not None and x.grad.tolist() == expected,
-               f"fake_quantize(x={values}, scale=0.25, zero_point=4, bits=4) with upstream "
-               f"gradient [1, 2, 3, 4, 5, 6] gave x.grad = "
-               f"{None if x.grad is None else x.grad.tolist()}; expected {expected}: the range "
-               "is [0.25 * (0 - 4), 0.25 * (15 - 4)] = [-1.0, 2.75], ends included; the "
-               "gradient passes unchanged inside and is 0 outside.")
+               _("fake_quantize(x={values}, scale=0.25, zero_point=4, bits=4) with upstream "
+                 "gradient [1, 2, 3, 4, 5, 6] gave x.grad = {grad}; expected {expected}: the "
+                 "range is [0.25 * (0 - 4), 0.25 * (15 - 4)] = [-1.0, 2.75], ends included; "
+                 "the gradient passes unchanged inside and is 0 outside.").format(
+                 values=values, grad=None if x.grad is None else x.grad.tolist(),
+                 expected=expected))
         # 2.6 and 2.74 round into range (to 2.5 and 2.75) but lie outside [-1.0, 2.5].
         inputs = torch.tensor([-1.1, -1.0, 2.5, 2.6, 2.74])
 
@@ -327,11 +351,13 @@ def check_fake_quantize(fake_quantize) -> int:
         jacobian = call(jacobian_of_fake_quantize, inputs)
         expected = torch.diag(torch.tensor([0.0, 1.0, 1.0, 0.0, 0.0]))
         expect(isinstance(jacobian, torch.Tensor) and torch.equal(jacobian, expected),
-               f"fake_quantize(x={inputs.tolist()}, scale=0.5, zero_point=2, bits=3) has "
-               f"Jacobian {jacobian.tolist() if isinstance(jacobian, torch.Tensor) else jacobian}"
-               f"; expected diagonal {torch.diagonal(expected).tolist()} and zeros elsewhere: "
-               "the range is [-1.0, 2.5], ends included; 2.6 and 2.74 round into range but lie "
-               "outside it, so their gradient is 0.")
+               _("fake_quantize(x={inputs}, scale=0.5, zero_point=2, bits=3) has Jacobian "
+                 "{jacobian}; expected diagonal {diagonal} and zeros elsewhere: the range is "
+                 "[-1.0, 2.5], ends included; 2.6 and 2.74 round into range but lie outside "
+                 "it, so their gradient is 0.").format(
+                 inputs=inputs.tolist(),
+                 jacobian=jacobian.tolist() if isinstance(jacobian, torch.Tensor) else jacobian,
+                 diagonal=torch.diagonal(expected).tolist()))
     return 5
 
 
@@ -355,17 +381,17 @@ def check_quantized_linear(quantized_linear) -> int:
         #   = [2.0, -0.75]
         got = call(quantized_linear, q_x, 1.0, 1, q_w, w_scales, bias, 0.25, 4, bits=4)
         expect(_is_int_tensor(got) and got.shape == (1, 2),
-               f"quantized_linear(q_x (1, 3), q_w (2, 3), ...) returned {describe(got)}; "
-               "expected an integer tensor of shape (1, 2).")
+               _("quantized_linear(q_x (1, 3), q_w (2, 3), ...) returned {got}; expected an "
+                 "integer tensor of shape (1, 2).").format(got=describe(got)))
         expect(got.tolist() == [[12, 1]],
-               f"quantized_linear(q_x=[[3, 0, 1]], x_scale=1.0, x_zp=1, q_w=[[1, -1, 2], "
-               f"[0, 1, 1]], w_scales=[0.5, 0.25], bias=[0.5, -0.5], out_scale=0.25, out_zp=4, "
-               f"bits=4) returned {got.tolist()}; expected [[12, 1]]: the float outputs are "
-               "[2.0, -0.75], i.e. round(y / 0.25) + 4 = [12, 1].")
+               _("quantized_linear(q_x=[[3, 0, 1]], x_scale=1.0, x_zp=1, q_w=[[1, -1, 2], [0, "
+                 "1, 1]], w_scales=[0.5, 0.25], bias=[0.5, -0.5], out_scale=0.25, out_zp=4, "
+                 "bits=4) returned {got}; expected [[12, 1]]: the float outputs are [2.0, "
+                 "-0.75], i.e. round(y / 0.25) + 4 = [12, 1].").format(got=got.tolist()))
         got = call(quantized_linear, q_x, 1.0, 1, q_w, w_scales, None, 0.25, 0, bits=4)
         expect(_is_int_tensor(got) and got.tolist() == [[6, 0]],
-               f"quantized_linear(same, bias=None, out_zp=0, bits=4) returned {describe(got)}; "
-               "expected [[6, 0]]: negative outputs clamp to 0 (a fused ReLU).")
+               _("quantized_linear(same, bias=None, out_zp=0, bits=4) returned {got}; expected "
+                 "[[6, 0]]: negative outputs clamp to 0 (a fused ReLU).").format(got=describe(got)))
         cases += 2
         generator = torch.Generator().manual_seed(4)
         for batch, n_in, n_out, storage in ((5, 16, 7, False), (8, 300, 100, True)):
@@ -406,17 +432,18 @@ def _check_random_layer(quantized_linear, generator, batch, n_in, n_out, storage
     got = call(quantized_linear, q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp)
     expected = _float_linear_reference(q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale,
                                        out_zp, 8)
-    where = (f"quantized_linear(q_x {describe(q_x)}, q_w {describe(q_w)}, bias [{n_out}], "
-             "bits=8)")
+    where = (_("quantized_linear(q_x {q_x}, q_w {q_w}, bias [{n_out}], bits=8)").format(
+               q_x=describe(q_x), q_w=describe(q_w), n_out=n_out))
     expect(_is_int_tensor(got) and got.shape == (batch, n_out),
-           f"{where} returned {describe(got)}; expected an integer tensor of shape "
-           f"({batch}, {n_out}).")
+           _("{where} returned {got}; expected an integer tensor of shape ({batch}, {n_out}).").format(
+             where=where, got=describe(got), batch=batch, n_out=n_out))
     worst = int((got.double() - expected).abs().max())
     expect(worst <= 1,
-           f"{where} is {worst} output steps away from the float computation (at most 1 "
-           "allowed)" + ("; uint8/int8 inputs must be widened to int32 (or int64) before "
-                         "arithmetic, and the sum accumulated in int32 or wider."
-                         if storage else "."))
+           (_("{where} is {worst} output steps away from the float computation (at most 1 "
+              "allowed); uint8/int8 inputs must be widened to int32 (or int64) before "
+              "arithmetic, and the sum accumulated in int32 or wider.") if storage else
+            _("{where} is {worst} output steps away from the float computation (at most 1 "
+              "allowed).")).format(where=where, worst=worst))
     return 1
 
 
@@ -447,37 +474,44 @@ def _check_calibration(calibrate_range, x, method, bits, want, why, **kwargs) ->
     text = f"calibrate_range({describe(x)}, {method!r}, bits={bits}" + "".join(
         f", {k}={v}" for k, v in kwargs.items()) + ")"
     expect(isinstance(got, tuple) and len(got) == 2,
-           f"{text} returned {got!r}; expected a tuple (scale, zero_point).")
+           _("{text} returned {got!r}; expected a tuple (scale, zero_point).").format(
+             text=text, got=got))
     scale, zero_point = got
     expect(isinstance(scale, float) and isinstance(zero_point, int)
            and not isinstance(zero_point, bool),
-           f"{text} returned ({type(scale).__name__}, {type(zero_point).__name__}); expected "
-           "(float, int), as affine_qparams returns them.")
+           _("{text} returned ({scale_type}, {zero_point_type}); expected (float, int), as "
+             "affine_qparams returns them.").format(
+             text=text, scale_type=type(scale).__name__, zero_point_type=type(zero_point).__name__))
     expect(math.isclose(scale, want[0], rel_tol=1e-5) and zero_point == want[1],
-           f"{text} returned ({scale:.6g}, {zero_point}); expected ({want[0]:.6g}, {want[1]}): "
-           f"{why}.")
+           _("{text} returned ({scale:.6g}, {zero_point}); expected ({want_scale:.6g}, {want_zero_point}): "
+             "{why}.").format(
+             text=text, scale=scale, zero_point=zero_point, want_scale=want[0], want_zero_point=want[1], why=why))
 
 
 def _check_mse_search(calibrate_range, x, bits, grid=100) -> None:
     candidates = _ref_mse_candidates(x, bits, grid)
     errors = [_ref_error(x, s, z, bits) for s, z in candidates]
     best = min(errors)
-    text = f"calibrate_range({describe(x)}, 'mse', bits={bits}, grid={grid})"
+    text = _("calibrate_range({x}, 'mse', bits={bits}, grid={grid})").format(
+             x=describe(x), bits=bits, grid=grid)
     got = call(calibrate_range, x, "mse", bits, grid=grid)
     expect(isinstance(got, tuple) and len(got) == 2,
-           f"{text} returned {got!r}; expected a tuple (scale, zero_point).")
+           _("{text} returned {got!r}; expected a tuple (scale, zero_point).").format(
+             text=text, got=got))
     scale, zero_point = got
     matches = [k for k, (s, z) in enumerate(candidates, start=1)
                if z == zero_point and math.isclose(s, scale, rel_tol=1e-5)]
     expect(bool(matches),
-           f"{text} returned ({scale:.6g}, {zero_point}), which is not the affine_qparams of any "
-           f"candidate range [alpha * lo, alpha * hi] with alpha = k / {grid}, k = 1..{grid}.")
+           _("{text} returned ({scale:.6g}, {zero_point}), which is not the affine_qparams of "
+             "any candidate range [alpha * lo, alpha * hi] with alpha = k / {grid}, k = "
+             "1..{grid}.").format(text=text, scale=scale, zero_point=zero_point, grid=grid))
     got_error = _ref_error(x, scale, zero_point, bits)
     first = errors.index(best) + 1
     expect(got_error <= best * (1 + 1e-5) + 1e-12,
-           f"{text} returned the candidate alpha = {matches[0]}/{grid} with error "
-           f"{got_error:.6g}; alpha = {first}/{grid} gives {best:.6g}, the smallest mean squared "
-           "error over all the activations.")
+           _("{text} returned the candidate alpha = {matches}/{grid} with error "
+             "{got_error:.6g}; alpha = {first}/{grid} gives {best:.6g}, the smallest mean "
+             "squared error over all the activations.").format(
+             text=text, matches=matches[0], grid=grid, got_error=got_error, first=first, best=best))
 
 
 @visible_check
@@ -486,25 +520,26 @@ def check_calibrate_range(calibrate_range) -> int:
     outlier = torch.cat([torch.linspace(-0.2, 1.0, 61), torch.tensor([12.0])])
     with part("main property"):
         _check_calibration(calibrate_range, torch.tensor([[-1.0, 0.0], [2.0, 0.5]]), "minmax", 8,
-                           (3 / 255, 85), "min-max is affine_qparams of the whole tensor")
+                           (3 / 255, 85), _("min-max is affine_qparams of the whole tensor"))
         _check_calibration(calibrate_range, ramp, "percentile", 8, (90 / 255, 0),
-                           "the 10% and 90% quantiles of 0..100 are 10 and 90, widened to "
-                           "[0, 90]", percentile=90.0)
+                           _("the 10% and 90% quantiles of 0..100 are 10 and 90, widened to "
+                             "[0, 90]"), percentile=90.0)
         _check_calibration(calibrate_range, ramp - 30, "percentile", 4, (90 / 15, 4),
-                           "the 5% and 95% quantiles of -30..70 are -25 and 65: scale 90/15 = 6, "
-                           "zero point round(25 / 6) = 4", percentile=95.0)
+                           _("the 5% and 95% quantiles of -30..70 are -25 and 65: scale 90/15 "
+                             "= 6, zero point round(25 / 6) = 4"), percentile=95.0)
         _check_mse_search(calibrate_range, outlier, 4)
         _check_mse_search(calibrate_range, outlier, 8, grid=20)
     with part("edge cases"):
         for method in ("minmax", "percentile", "mse"):
             _check_calibration(calibrate_range, torch.zeros(4), method, 8, (1.0, 0),
-                               "an all-zero input gets scale 1.0 and zero point 0")
+                               _("an all-zero input gets scale 1.0 and zero point 0"))
         _check_calibration(calibrate_range, outlier, "percentile", 4, _ref_affine(-0.2, 12.0, 4),
-                           "percentile=100 is min-max", percentile=100.0)
+                           _("percentile=100 is min-max"), percentile=100.0)
         _check_calibration(calibrate_range, outlier, "mse", 4, _ref_affine(-0.2, 12.0, 4),
-                           "with grid=1 the only candidate is alpha = 1, min-max", grid=1)
+                           _("with grid=1 the only candidate is alpha = 1, min-max"), grid=1)
         _check_calibration(calibrate_range, torch.full((3,), 5.0), "mse", 8, (5 / 255, 0),
-                           "a constant 5.0 is reproduced exactly only by the full range [0, 5]")
+                           _("a constant 5.0 is reproduced exactly only by the full range [0, "
+                             "5]"))
     with part("errors"):
         x = torch.randn(8)
         expect_value_error(calibrate_range, x, "max", argument="method")
@@ -565,21 +600,29 @@ def _check_qat_case(qat_step, seed, bits, stale) -> None:
     if stale:
         for p in layers.parameters():
             p.grad = torch.ones_like(p)
-    setting = (f"qat_step(6-8-5-3 MLP in eval mode, batch of 10, SGD lr=0.5, bits={bits})"
-               + (" with stale gradients left on the parameters" if stale else ""))
+    setting = (_("qat_step(6-8-5-3 MLP in eval mode, batch of 10, SGD lr=0.5, bits={bits}) with "
+                 "stale gradients left on the parameters") if stale else
+               _("qat_step(6-8-5-3 MLP in eval mode, batch of 10, SGD lr=0.5, bits={bits})")
+               ).format(bits=bits)
     got = call(qat_step, layers, x, y, optimizer, act_qparams, bits, modifies=(0, 3))
     expect(isinstance(got, float),
-           f"{setting} returned {got!r}; expected the loss as a Python float (loss.item()).")
+           _("{setting} returned {got!r}; expected the loss as a Python float (loss.item()).").format(
+             setting=setting, got=got))
     expect(abs(got - want_loss.item()) <= 1e-4 * max(1.0, abs(want_loss.item())),
-           f"{setting} returned {got:.6g}; expected {want_loss.item():.6g}, the cross-entropy "
-           "of the fake-quantized forward pass before the step.")
-    expect(layers.training, f"{setting} left the layers in eval mode; call layers.train().")
+           _("{setting} returned {got:.6g}; expected {want_loss:.6g}, the cross-entropy of the "
+             "fake-quantized forward pass before the step.").format(
+             setting=setting, got=got, want_loss=want_loss.item()))
+    expect(layers.training, _("{setting} left the layers in eval mode; call layers.train().").format(
+                              setting=setting))
     for (name, p), q in zip(layers.named_parameters(), twin.parameters(), strict=True):
         expect(torch.allclose(p, q, rtol=1e-4, atol=1e-6),
-               f"after {setting}, parameter {name} differs from one SGD step with straight-"
-               f"through gradients by up to {(p - q).abs().max().item():.3g}"
-               + ("; zero the gradients first (optimizer.zero_grad())." if stale else
-                  "; fake-quantize each Linear's input (clipped STE) and weight (plain STE)."))
+               (_("after {setting}, parameter {name} differs from one SGD step with "
+                  "straight-through gradients by up to {difference:.3g}; zero the gradients "
+                  "first (optimizer.zero_grad()).") if stale else
+                _("after {setting}, parameter {name} differs from one SGD step with "
+                  "straight-through gradients by up to {difference:.3g}; fake-quantize each "
+                  "Linear's input (clipped STE) and weight (plain STE).")).format(
+                   setting=setting, name=name, difference=(p - q).abs().max().item()))
 
 
 @visible_check

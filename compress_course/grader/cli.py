@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
+from .. import i18n
 from . import release, translation
 from .notebook import DEFAULT_TESTS
 from .report import (
@@ -88,7 +90,41 @@ def _translate(args) -> int:
     return 1 if found and args.check else 0
 
 
+def notebook_language(submission: Path) -> str | None:
+    """The language the submission's notebooks are written in (their metadata
+    ``compress_course.language``, e.g. ``"zh_CN"`` for ``notebooks/zh_CN``), the most common
+    one when they differ; None when no notebook says."""
+    counts: dict[str, int] = {}
+    for path in sorted(submission.glob("*.ipynb")) + sorted(submission.glob("*/*.ipynb")):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            found = i18n.normalize(meta.get("compress_course", {}).get("language"))
+        except (OSError, ValueError, AttributeError):
+            continue
+        if found:
+            counts[found] = counts.get(found, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else None
+
+
 def _grade(args) -> int:
+    # The report's language: --lang, else the notebooks' own, else COMPRESS_COURSE_LANG. The
+    # grading processes inherit it through the environment (the fork server starts later).
+    language = (i18n.normalize(args.lang) if args.lang else
+                notebook_language(Path(args.submission)) or i18n.language())
+    before = os.environ.get(i18n.ENV)
+    i18n.set_language(language)
+    os.environ[i18n.ENV] = language
+    try:
+        return _grade_in_language(args)
+    finally:
+        i18n.set_language(None)
+        if before is None:
+            os.environ.pop(i18n.ENV, None)
+        else:
+            os.environ[i18n.ENV] = before
+
+
+def _grade_in_language(args) -> int:
     tests = Path(args.tests)
     if not tests.exists():
         print(f"error: --tests {tests} does not exist", file=sys.stderr)
@@ -184,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument(
         "submission", help="directory holding a learner's notebooks, or a class directory "
                            "holding one such directory per learner")
+    grade_parser.add_argument("--lang", choices=list(i18n.LANGUAGES),
+                              help="language of the report and the reasons (default: the "
+                                   "notebooks' language, else $COMPRESS_COURSE_LANG, else en)")
     grade_parser.add_argument("--json", help="also write the report as JSON to this file (for a "
                                              "class: every learner's report, by name)")
     grade_parser.add_argument("--gradescope", metavar="FILE",

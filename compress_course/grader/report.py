@@ -10,6 +10,10 @@ spec (section 4.3), one entry per exercise, with a ``checks`` list of its parts:
 An exercise's points are split across its parts in proportion to their weights; a part
 earns its share when all its tests pass (``all_or_nothing`` gives the points only when every
 part passes).
+
+The words a learner reads (reasons the grader writes itself, the table's headers, the parts'
+names) are in the language of ``compress_course.i18n.language()`` at the time of the call
+(``compress-course grade --lang`` sets it).
 """
 
 from __future__ import annotations
@@ -19,9 +23,17 @@ import hashlib
 import hmac
 import json
 import textwrap
+import unicodedata
 from pathlib import Path
 
-NOT_RUN = "grading stopped before this check ran"
+from ..i18n import N_, _
+
+NOT_RUN = N_("grading stopped before this check ran")
+
+
+def _part(name: str) -> str:
+    """A part's name (an identifier of the checks) as the learner reads it."""
+    return _(name)
 
 
 def sign(key: bytes, record: dict) -> str:
@@ -80,27 +92,27 @@ def summarise(collected: list[dict], results: list[dict], stopped: str | None = 
     for item in collected:
         key = (item.get("notebook", ""), item["exercise"])
         entry = exercises.setdefault(key, {"points": item["points"], "parts": {}})
-        part = entry["parts"].setdefault(item.get("check", "all"),
-                                         {"weight": item.get("weight", 1.0), "tests": []})
-        part["tests"].append(item["nodeid"])
+        group = entry["parts"].setdefault(item.get("check", "all"),
+                                          {"weight": item.get("weight", 1.0), "tests": []})
+        group["tests"].append(item["nodeid"])
     summary = []
     for (notebook, exercise), entry in exercises.items():
         points = entry["points"]
         total_weight = sum(p["weight"] for p in entry["parts"].values()) or 1.0
         checks = []
-        for name, part in entry["parts"].items():
-            outcomes = [by_test.get(t) for t in part["tests"]]
+        for name, group in entry["parts"].items():
+            outcomes = [by_test.get(t) for t in group["tests"]]
             failed = [o for o in outcomes if o is not None and not o["passed"]]
             missing = sum(o is None for o in outcomes)
             passed = not failed and not missing
             if failed:
                 message = failed[0]["message"]
             elif missing:
-                message = stopped or NOT_RUN
+                message = stopped or _(NOT_RUN)
             else:
-                message = f"all {len(outcomes)} checks passed"
-            share = points * part["weight"] / total_weight
-            checks.append({"name": name, "weight": part["weight"], "points": _round(share),
+                message = _("all {count} checks passed").format(count=len(outcomes))
+            share = points * group["weight"] / total_weight
+            checks.append({"name": name, "weight": group["weight"], "points": _round(share),
                            "earned": _round(share) if passed else 0.0, "passed": passed,
                            "message": message})
         passed = all(c["passed"] for c in checks)
@@ -112,12 +124,15 @@ def summarise(collected: list[dict], results: list[dict], stopped: str | None = 
             earned = _round(sum(c["earned"] for c in checks))
         if passed:
             tests = sum(len(p["tests"]) for p in entry["parts"].values())
-            message = f"all {tests} checks passed"
+            message = _("all {count} checks passed").format(count=tests)
         elif len(checks) == 1 or len({c["message"] for c in checks if not c["passed"]}) == 1 \
                 and not any(c["passed"] for c in checks):
             message = next(c["message"] for c in checks if not c["passed"])
         else:
-            message = "; ".join(f"{c['name']}: {c['message']}" for c in checks if not c["passed"])
+            # NOTE: separator between the failed parts of an exercise in one reason.
+            message = _("; ").join(_("{part}: {message}").format(part=_part(c["name"]),
+                                                                 message=c["message"])
+                                   for c in checks if not c["passed"])
         summary.append({"notebook": notebook, "exercise": exercise, "points": points,
                         "earned": earned, "passed": passed, "message": message,
                         "checks": checks})
@@ -134,6 +149,32 @@ def make_report(submission: str | Path, exercises: list[dict], **extra) -> dict:
 # ------------------------------------------------------------------------------- table
 
 
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (a Chinese character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``textwrap.wrap`` by display width: lines of wide characters are cut to fit too."""
+    lines = []
+    for line in textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False):
+        while display_width(line) > width:
+            cut, used = 0, 0
+            while cut < len(line) and used + display_width(line[cut]) <= width:
+                used += display_width(line[cut])
+                cut += 1
+            cut = max(cut, 1)
+            lines.append(line[:cut])
+            line = line[cut:].lstrip()
+        if line:
+            lines.append(line)
+    return lines
+
+
 def format_table(report: dict, width: int = 100) -> str:
     """The score table an instructor reads: notebook, exercise, points, and the full reason.
 
@@ -142,22 +183,22 @@ def format_table(report: dict, width: int = 100) -> str:
     """
     rows = [(e["notebook"], e["exercise"], f"{e['earned']:g}/{e['points']:g}")
             for e in report["exercises"]]
-    headers = ("notebook", "exercise", "points")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    headers = (_("notebook"), _("exercise"), _("points"))
+    result = _("result")
+    widths = [max(display_width(h), *(display_width(r[i]) for r in rows)) if rows
+              else display_width(h) for i, h in enumerate(headers)]
     indent = sum(widths) + 2 * len(widths)
     wrap = max(40, width - indent)
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "  result",
-             "  ".join("-" * w for w in widths) + "  ------"]
+    lines = ["  ".join(_ljust(h, w) for h, w in zip(headers, widths, strict=True)) + "  " + result,
+             "  ".join("-" * w for w in widths) + "  " + "-" * display_width(result)]
 
     def add(first: str, text: str, hang: int = 2) -> None:
-        chunks = textwrap.wrap(text, wrap - hang, break_long_words=True,
-                               break_on_hyphens=False) or [""]
+        chunks = _wrap(text, wrap - hang) or [""]
         lines.append(first + chunks[0])
         lines.extend(" " * (indent + hang) + chunk for chunk in chunks[1:])
 
     for row, entry in zip(rows, report["exercises"], strict=True):
-        first = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "  "
+        first = "  ".join(_ljust(c, w) for c, w in zip(row, widths, strict=True)) + "  "
         checks = entry.get("checks") or []
         mark = "\u2713 " if entry["passed"] else "\u2717 "
         same = len({c["message"] for c in checks}) == 1 and not any(c["passed"] for c in checks)
@@ -165,13 +206,16 @@ def format_table(report: dict, width: int = 100) -> str:
             add(first + mark, entry["message"])
             continue
         failed = sum(not c["passed"] for c in checks)
-        add(first + mark, f"{failed} of {len(checks)} parts failed")
+        add(first + mark, _("{failed} of {total} parts failed").format(failed=failed,
+                                                                        total=len(checks)))
         for check in checks:
             mark = "\u2713 " if check["passed"] else "\u2717 "
-            label = f"{check['name']} ({check['earned']:g}/{check['points']:g})"
-            text = label if check["passed"] else f"{label}: {check['message']}"
+            label = f"{_part(check['name'])} ({check['earned']:g}/{check['points']:g})"
+            text = label if check["passed"] else _("{part}: {message}").format(
+                part=label, message=check["message"])
             add(" " * indent + "  " + mark, text, hang=4)
-    lines.append(f"total: {report['total']:g} / {report['max']:g}")
+    lines.append(_("total: {total} / {max}").format(total=f"{report['total']:g}",
+                                                    max=f"{report['max']:g}"))
     return "\n".join(lines)
 
 
@@ -241,9 +285,12 @@ def gradescope_results(report: dict, execution_time: float | None = None,
                   f"{sum(t['_notebook'] == entry['notebook'] for t in tests) + 1}")
         checks = entry.get("checks") or []
         if len(checks) > 1:
-            lines = [("\u2713 " if c["passed"] else "\u2717 ")
-                     + f"{c['name']} ({c['earned']:g}/{c['points']:g})"
-                     + ("" if c["passed"] else f": {c['message']}") for c in checks]
+            lines = []
+            for c in checks:
+                label = f"{_part(c['name'])} ({c['earned']:g}/{c['points']:g})"
+                lines.append(("\u2713 " if c["passed"] else "\u2717 ") + (
+                    label if c["passed"] else _("{part}: {message}").format(
+                        part=label, message=c["message"])))
             text = "\n".join(lines)
         else:
             text = ("\u2713 " if entry["passed"] else "\u2717 ") + entry["message"]
