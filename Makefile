@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 LAB_FLAGS := --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 
-.PHONY: lab test test-loaded bench-grading release grade messages clean
+.PHONY: lab book test test-loaded bench-grading release grade clean
 
 $(STAMP): binder/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,14 @@ $(STAMP): binder/requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
 
-lab: $(STAMP)
+# JupyterLab's settings for the course (binder/overrides.json, also used on Binder): no prompt
+# asking to fetch Jupyter news. Installed as the application's overrides in .venv.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): binder/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp binder/overrides.json $@
+
+lab: $(STAMP) $(LAB_SETTINGS)
 	$(BIN)/jupyter lab $(LAB_FLAGS) --port=$(LAB_PORT) --ServerApp.root_dir=. notebooks/00_baseline.ipynb
 
 # Checks fail loudly and progress bars stay quiet while the solved notebooks execute.
@@ -46,15 +53,18 @@ release: $(STAMP)
 grade: $(STAMP)
 	$(BIN)/compress-course grade $(or $(DIR),notebooks)
 
-# Message catalog of the visible checks and the grader (compress_course/i18n.py): extract the
-# English messages from the source, then merge them into each language's .po (new messages
-# arrive untranslated, changed ones fuzzy; tests/test_messages.py fails until they are done).
-LOCALE := compress_course/locale
-messages: $(STAMP)
-	$(BIN)/pybabel extract --project=compress_course -k part -c NOTE: --add-location=file \
-		--sort-by-file -o $(LOCALE)/compress_course.pot compress_course
-	$(BIN)/pybabel update -D compress_course -i $(LOCALE)/compress_course.pot -d $(LOCALE) \
-		-l zh_CN --ignore-obsolete --ignore-pot-creation-date
+# The course book (book/build.py): every lesson in English and 简体中文 as a static site in
+# book/_build/html (solved notebooks executed once, cached), then its browser test
+# (tests/book: headless Chromium from /usr/bin/chromium, `apt-get install -y chromium
+# chromium-driver`). BOOK_ARGS="--jobs 2" executes two notebooks at a time.
+BOOK_STAMP := $(VENV)/.installed-book
+$(BOOK_STAMP): requirements-book.txt $(STAMP)
+	$(BIN)/python -m pip install --retries 1 -r requirements-book.txt
+	touch $(BOOK_STAMP)
+
+book: $(BOOK_STAMP)
+	$(BIN)/python book/build.py $(BOOK_ARGS)
+	COMPRESS_COURSE_BOOK_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider tests/book
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
