@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 LAB_FLAGS := --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 
-.PHONY: lab book test test-loaded bench-grading release grade clean
+.PHONY: lab book test test-loaded bench-grading release grade messages clean
 
 $(STAMP): binder/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,16 @@ release: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/compress-course grade $(or $(DIR),notebooks)
+
+# Message catalog of the visible checks and the grader (compress_course/i18n.py): extract the
+# English messages from the source, then merge them into each language's .po (new messages
+# arrive untranslated, changed ones fuzzy; tests/test_messages.py fails until they are done).
+LOCALE := compress_course/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract --project=compress_course -k part -c NOTE: --add-location=file \
+		--sort-by-file -o $(LOCALE)/compress_course.pot compress_course
+	$(BIN)/pybabel update -D compress_course -i $(LOCALE)/compress_course.pot -d $(LOCALE) \
+		-l zh_CN --ignore-obsolete --ignore-pot-creation-date
 
 # The course book (book/build.py): every lesson in English and 简体中文 as a static site in
 # book/_build/html (solved notebooks executed once, cached), then its browser test
