@@ -432,3 +432,55 @@ def test_exercises_show_stubs_and_hidden_outputs_show_the_note(visits):
                 wrong.append(f"{language}/{name}: {text.count(HIDDEN_NOTE[language])} "
                              f"hidden-output notes on the page, {hidden} tagged cells")
     assert not wrong, "\n".join(wrong)
+
+
+# --------------------------------------------------------------- JupyterLab (make lab, Binder)
+
+
+def test_jupyterlab_starts_with_the_course_settings(tmp_path):
+    """binder/overrides.json, where `make lab` and binder/postBuild put it (the application
+    settings folder, <sys.prefix>/share/jupyter/lab/settings), turns off the news prompt."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from jupyterlab.commands import get_app_dir
+
+    overrides = json.loads((ROOT / "binder" / "overrides.json").read_text(encoding="utf-8"))
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert Path(get_app_dir()) == Path(sys.prefix) / "share" / "jupyter" / "lab"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json" in makefile
+    assert 'share/jupyter/lab/settings"' in (ROOT / "binder" / "postBuild").read_text()
+
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    (settings / "overrides.json").write_text(json.dumps(overrides), encoding="utf-8")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "course-book-test"
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+         f"--LabApp.app_settings_dir={settings}", f"--ServerApp.root_dir={ROOT}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        url = (f"http://127.0.0.1:{port}/lab/api/settings/"
+               f"@jupyterlab/apputils-extension:notification?token={token}")
+        deadline, answer = time.monotonic() + 90, None
+        while answer is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    answer = json.loads(response.read())
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        assert answer is not None, "jupyter lab did not answer within 90 s"
+        defaults = {key: value["default"] for key, value in answer["schema"]["properties"].items()}
+        assert defaults["fetchNews"] == "false", defaults
+        assert defaults["checkForUpdates"] is False, defaults
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)
