@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..i18n import _
+
 SETUP_TAG = "setup"
 EXERCISE_TAG = "exercise"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +56,8 @@ def time_limit(seconds: float, what: str, message: str | None = None) -> Iterato
         return
 
     def on_alarm(signum, frame):
-        raise ExerciseTimeout(message or f"{what} took longer than {seconds:g} s (an infinite "
-                                         "loop?)")
+        raise ExerciseTimeout(message or _("{what} took longer than {seconds:g} s (an infinite "
+                                           "loop?)").format(what=what, seconds=seconds))
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -160,7 +162,8 @@ class LoadedNotebook:
             return value
         if item in self.problems:
             raise ExerciseMissing(self.problems[item])
-        reason = f"{self.name} defines no function `{item}` in a cell tagged `exercise`"
+        reason = _("{notebook} defines no function `{item}` in a cell tagged `exercise`").format(
+                   notebook=self.name, item=item)
         if self.general_problems:
             reason += " (" + "; ".join(self.general_problems) + ")"
         raise ExerciseMissing(reason)
@@ -170,13 +173,16 @@ def read_notebook(path: Path) -> dict:
     """The notebook at ``path`` as a dict, or ``SubmissionError`` naming what is wrong."""
     path = Path(path)
     if not path.exists():
-        raise SubmissionError(f"missing notebook: {path.name} is not in {path.parent}")
+        raise SubmissionError(_("missing notebook: {name} is not in {folder}").format(
+                                name=path.name, folder=path.parent))
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SubmissionError(f"{path.name} is not a valid notebook (not JSON: {error})") from None
+        raise SubmissionError(_("{name} is not a valid notebook (not JSON: {error})").format(
+                                name=path.name, error=error)) from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise SubmissionError(f"{path.name} is not a valid notebook (no list of cells)")
+        raise SubmissionError(_("{name} is not a valid notebook (no list of cells)").format(
+                                name=path.name))
     return notebook
 
 
@@ -208,9 +214,11 @@ def load_exercises(path: str | Path, timeout: float = 60.0,
         code_cells = [(i, c) for i, c in code_cells
                       if i in kept or EXERCISE_TAG not in _tags(c)]
     if len(setup) != 1:
-        found = "no" if not setup else f"{len(setup)}"
-        raise SubmissionError(f"{name} has {found} code cell tagged `setup`; expected exactly one "
-                              "(restore it from a fresh copy of the notebook)")
+        raise SubmissionError((
+            _("{name} has no code cell tagged `setup`; expected exactly one (restore it from a "
+              "fresh copy of the notebook)") if not setup else
+            _("{name} has {found} code cell tagged `setup`; expected exactly one (restore it "
+              "from a fresh copy of the notebook)")).format(name=name, found=len(setup)))
     # Cells run with the notebook's folder as working directory, as in a Jupyter kernel, so
     # a setup cell may load a sibling notebook (the capstone reuses lessons 01 and 02).
     previous_cwd = os.getcwd()
@@ -230,11 +238,13 @@ def _run_cells(path: Path, code_cells: list, setup: tuple, timeout: float) -> Lo
 
     index, cell = setup
     try:
-        with time_limit(timeout, f"the setup cell of {name}"):
+        with time_limit(timeout, _("the setup cell of {name}").format(name=name)):
             exec(compile(_cell_source(cell), f"<{name} cell {index + 1}>", "exec"), namespace)
     except (Exception, ExerciseTimeout) as error:
-        raise SubmissionError(f"the setup cell of {name} (cell {index + 1}) raised "
-                              f"{type(error).__name__}: {error}") from None
+        raise SubmissionError(_("the setup cell of {name} (cell {cell}) raised {error_type}: "
+                                "{error}").format(
+                                name=name, cell=index + 1, error_type=type(error).__name__,
+                                error=error)) from None
 
     for index, cell in code_cells:
         if EXERCISE_TAG not in _tags(cell):
@@ -244,21 +254,24 @@ def _run_cells(path: Path, code_cells: list, setup: tuple, timeout: float) -> Lo
         try:
             code = compile(source, f"<{name} cell {index + 1}>", "exec")
         except SyntaxError as error:
-            message = (f"the exercise cell {index + 1} of {name} has a syntax error at line "
-                       f"{error.lineno}: {error.msg}")
+            message = (_("the exercise cell {cell} of {name} has a syntax error at line "
+                         "{error_lineno}: {error_msg}").format(
+                         cell=index + 1, name=name, error_lineno=error.lineno,
+                         error_msg=error.msg))
             for defined in names or []:
                 loaded.problems[defined] = message
             loaded.general_problems.append(message)
             continue
         defined_before = set(namespace)
         try:
-            with time_limit(timeout, f"the exercise cell {index + 1} of {name}"):
+            with time_limit(timeout, _("the exercise cell {cell} of {name}").format(
+                                       cell=index + 1, name=name)):
                 exec(code, namespace)
         except BaseException as error:  # noqa: BLE001 - SystemExit in a cell is the learner's
             if isinstance(error, KeyboardInterrupt):
                 raise
-            message = (f"the exercise cell {index + 1} of {name} raised "
-                       f"{type(error).__name__}: {error}")
+            message = (_("the exercise cell {cell} of {name} raised {error_type}: {error}").format(
+                         cell=index + 1, name=name, error_type=type(error).__name__, error=error))
             for defined in set(names) | (set(namespace) - defined_before):
                 loaded.problems[defined] = message
             loaded.general_problems.append(message)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from ..i18n import _
 from .notebook import DEFAULT_SUBMISSION, ExerciseTimeout, SubmissionError, load_exercises
 from .notebook import time_limit as _time_limit
 from .report import sign
@@ -130,7 +131,8 @@ class Submission:
         if stem not in self._cache:
             if not self.folder.is_dir():
                 self._cache[stem] = SubmissionError(
-                    f"the submission directory {self.folder} does not exist")
+                    _("the submission directory {folder} does not exist").format(
+                      folder=self.folder))
             else:
                 try:
                     if self.in_process:
@@ -236,14 +238,16 @@ def pytest_runtest_call(item):
     message = None
     if left < limit:
         limit = max(left, 0.001)
-        message = (f"grading {notebook} ran past its "
-                   f"{item.config.getoption('--notebook-timeout'):g} s limit while checking "
-                   f"{exercise['exercise']}")
+        message = (_("grading {notebook} ran past its {limit:g} s limit while checking "
+                     "{exercise}").format(
+                     notebook=notebook, limit=item.config.getoption('--notebook-timeout'),
+                     exercise=exercise['exercise']))
     from . import sandbox
 
     sandbox.CALL_TIMEOUT_FLOOR = declared
     try:
-        with _time_limit(limit, f"checking {exercise['exercise']}", message):
+        with _time_limit(limit, _("checking {exercise}").format(
+                                  exercise=exercise['exercise']), message):
             yield
     finally:
         sandbox.CALL_TIMEOUT_FLOOR = 0.0
@@ -265,9 +269,10 @@ def failure_message(error: BaseException, test_name: str = "") -> str:
     elif isinstance(error, AssertionError):
         text = str(error).strip().split("\n")[0]
         if not text or text.startswith("assert "):
-            text = f"the hidden check {test_name or 'of this exercise'} failed"
+            text = (_("the hidden check {test} failed").format(test=test_name) if test_name
+                    else _("the hidden check of this exercise failed"))
     elif isinstance(error, NotImplementedError):
-        text = "not implemented yet (the cell still raises NotImplementedError)"
+        text = _("not implemented yet (the cell still raises NotImplementedError)")
     else:
         text = f"{type(error).__name__}: {error}".strip().split("\n")[0]
     for note in getattr(error, "__notes__", []) or []:
@@ -294,7 +299,7 @@ def pytest_runtest_makereport(item, call):
         elif call.excinfo is not None and not report.skipped:
             message = failure_message(call.excinfo.value, item.name)
         else:
-            message = "the check was skipped from inside the submission's code"
+            message = _("the check was skipped from inside the submission's code")
         _write(item.config, {"kind": "result", "nodeid": item.nodeid, "exercise":
                              exercise["exercise"], "passed": passed, "message": message})
 
@@ -304,6 +309,7 @@ def pytest_runtest_setup(item):
     # Once a notebook's time is up, its remaining checks fail at once with the reason.
     left, notebook = _notebook_clock(item.config, item)
     if exercise_marker(item) is not None and left <= 0:
-        raise NotebookTimeUp(f"grading {notebook} ran past its "
-                             f"{item.config.getoption('--notebook-timeout'):g} s limit before "
-                             "this check ran")
+        raise NotebookTimeUp(_("grading {notebook} ran past its {limit:g} s limit before "
+                               "this check ran").format(
+                               notebook=notebook,
+                               limit=item.config.getoption('--notebook-timeout')))
