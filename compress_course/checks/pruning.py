@@ -19,7 +19,8 @@ from . import call, describe, expect, expect_value_error, part, visible_check
 __all__ = ["check_magnitude_prune_mask", "check_global_prune_masks", "check_apply_masks",
            "check_channel_l2_importance", "check_prune_conv_channels", "check_nm_prune_mask",
            "two_scale_mlp",
-           "mixed_layer_model", "zeroed_channels_pair"]
+           "mixed_layer_model", "zeroed_channels_pair", "apply_masks_sparsity_cases",
+           "apply_masks_sparsity_error", "apply_masks_bad_cases"]
 
 
 def two_scale_mlp(big: float = 100.0, small: float = 0.01, seed: int = 0) -> nn.Module:
@@ -241,15 +242,12 @@ def check_apply_masks(apply_masks) -> int:
         before = copy.deepcopy(model)
         held = list(model.parameters())
         masks = {"0.weight": torch.tensor([[True, False, True], [False, True, True]])}
-        result = call(apply_masks, model, masks, modifies=(0,))
+        call(apply_masks, model, masks, modifies=(0,))
         expect(all(any(p is q for q in model.parameters()) for p in held),
                _("after apply_masks the model no longer holds its original parameter objects: "
                  "change the existing parameter in place (e.g. `param.mul_(mask)` under "
                  "torch.no_grad()); a new nn.Parameter is invisible to an optimizer created "
                  "before."))
-        expect(result is None,
-               _("apply_masks(model, masks) returned {result}; expected None (it changes the "
-                 "model in place).").format(result=describe(result)))
         w, w0 = model[0].weight.detach(), before[0].weight.detach()
         expected = torch.where(masks["0.weight"], w0, torch.zeros_like(w0))
         expect(torch.equal(w, expected),
@@ -294,7 +292,70 @@ def check_apply_masks(apply_masks) -> int:
                          "under torch.no_grad()), not replace it, or the optimizer trains a "
                          "parameter the model no longer uses.").format(label=label, name=name))
             cases += 1
+    with part("returned sparsity"):
+        for model, masks, expected in apply_masks_sparsity_cases():
+            problem = apply_masks_sparsity_error(apply_masks, model, masks, expected)
+            expect(problem is None, problem or "")
+            cases += 1
+    with part("errors"):
+        for model, masks in apply_masks_bad_cases():
+            expect_value_error(apply_masks, model, masks, argument="masks")
+            cases += 1
     return cases
+
+
+def apply_masks_sparsity_cases() -> list[tuple[nn.Module, dict, dict[str, float]]]:
+    """``(model, masks, {name: expected sparsity})``: a Linear weight with a zero where its
+    mask keeps it (counted too), an all-True mask on a conv weight, a bias mask."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0, 2.0], [3.0, 4.0, 5.0]]))
+    masks = {"0.weight": torch.tensor([[True, True, False], [False, True, True]]),
+             "2.bias": torch.tensor([False, True])}
+    bias = model[2].bias.detach()
+    cases = [(model, masks, {"0.weight": 3 / 6, "2.bias": (1 + int(bias[1] == 0)) / 2})]
+    conv = nn.Sequential(nn.Conv2d(2, 3, 3))
+    conv_mask = {"0.weight": torch.ones(3, 2, 3, 3, dtype=torch.bool)}
+    cases.append((conv, conv_mask, {"0.weight": float((conv[0].weight == 0).float().mean())}))
+    return cases
+
+
+def apply_masks_sparsity_error(apply_masks, model, masks, expected) -> str | None:
+    """None if ``apply_masks(model, masks)`` returns ``expected`` (floats, within 1e-6)."""
+    result = call(apply_masks, model, masks, modifies=(0,))
+    shapes = {name: tuple(mask.shape) for name, mask in masks.items()}
+    if not isinstance(result, dict) or sorted(result) != sorted(expected):
+        return _("apply_masks(model, masks for {shapes}) returned {result}; expected a dict "
+                 "{{name: sparsity}} with exactly the names of masks, {names}.").format(
+                 shapes=shapes, result=describe(result), names=sorted(expected))
+    for name, value in expected.items():
+        got = result[name]
+        if not isinstance(got, float) or abs(got - value) > 1e-6:
+            return _("apply_masks(model, masks for {shapes}) returned {got} for {name!r}; "
+                     "expected the float {value:.6g}, the fraction of that parameter's entries "
+                     "that are zero after the call (zeros it already held where its mask keeps "
+                     "it count too).").format(shapes=shapes, got=describe(got), name=name,
+                                              value=value)
+    return None
+
+
+def apply_masks_bad_cases() -> list[tuple[nn.Module, dict]]:
+    """``(model, masks)`` that ``apply_masks`` must refuse with a ValueError naming ``masks``:
+    names that are not parameters, masks of another shape, masks that are not bool."""
+    def model():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
+
+    keep = torch.rand(3, 4) < 0.5
+    return [
+        (model(), {"5.weight": keep}),                            # no such layer
+        (model(), {"1.running_mean": torch.ones(3, dtype=torch.bool)}),  # a buffer
+        (model(), {"0.weight": keep.T.contiguous()}),               # transposed shape
+        (model(), {"0.weight": keep[:1]}),                          # (1, 4) would broadcast
+        (model(), {"0.weight": keep.float()}),                      # float 0/1
+        (model(), {"0.weight": keep.to(torch.uint8)}),              # integer 0/1
+    ]
 
 
 @visible_check
@@ -504,7 +565,7 @@ def check_nm_prune_mask(nm_prune_mask) -> int:
         for n, m in ((1, 4), (2, 4), (3, 6), (1, 2)):
             mask = call(nm_prune_mask, w64, n, m)
             what = _("nm_prune_mask(float64 tensor of shape (6, 12), n={n}, m={m})").format(
-                     n=n, m=m)
+                n=n, m=m)
             _expect_bool_mask(mask, w64.shape, what)
             _expect_nm_groups(w64, mask, n, m, what)
             cases += 1

@@ -16,6 +16,11 @@ from compress_course.checks import (
     two_scale_mlp,
     zeroed_channels_pair,
 )
+from compress_course.checks.pruning import (
+    apply_masks_bad_cases,
+    apply_masks_sparsity_cases,
+    apply_masks_sparsity_error,
+)
 
 NOTEBOOK = "01_pruning"
 
@@ -281,8 +286,7 @@ def test_apply_masks_zeroes_exactly_the_masked(apply_masks, sizes, seed, subset)
     model = nn.Sequential(*layers)
     before = copy.deepcopy(model)
     masks = random_masks(model, seed, subset)
-    result = call(apply_masks, model, masks, modifies=(0,))
-    assert result is None, f"apply_masks returned {result!r}; expected None (it works in place)."
+    call(apply_masks, model, masks, modifies=(0,))
     model(torch.randn(2, sizes[0]))
     for name, p0 in before.named_parameters():
         now = effective_weight(model, name) if name in masks else model.get_parameter(name)
@@ -291,6 +295,46 @@ def test_apply_masks_zeroes_exactly_the_masked(apply_masks, sizes, seed, subset)
             f"after apply_masks(MLP {sizes}, masks for {sorted(masks)}), {name!r} is not "
             + ("the original with the masked entries zeroed." if name in masks else
                "unchanged: parameters without a mask must not change."))
+
+
+@pytest.mark.exercise("apply_masks", points=2, check="returned sparsity", weight=1)
+@given(sizes=st.lists(st.integers(1, 10), min_size=2, max_size=3), seed=st.integers(0, 2**16),
+       subset=st.integers(1, 2), zeros=st.floats(0.0, 0.5))
+@settings(max_examples=15)
+def test_apply_masks_returns_the_sparsity(apply_masks, sizes, seed, subset, zeros):
+    torch.manual_seed(seed)
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers)
+    with torch.no_grad():  # some entries already zero, some of them where the mask keeps them
+        for p in model.parameters():
+            p.mul_(torch.rand(p.shape) >= zeros)
+    masks = random_masks(model, seed, subset)
+    expected = {name: (((model.get_parameter(name) == 0) | ~mask).sum().item() / mask.numel())
+                for name, mask in masks.items()}
+    problem = apply_masks_sparsity_error(apply_masks, model, masks, expected)
+    assert problem is None, problem
+
+
+@pytest.mark.exercise("apply_masks", points=2, check="returned sparsity", weight=1)
+def test_apply_masks_returns_the_sparsity_on_known_cases(apply_masks):
+    for model, masks, expected in apply_masks_sparsity_cases():
+        problem = apply_masks_sparsity_error(apply_masks, model, masks, expected)
+        assert problem is None, problem
+
+
+@pytest.mark.exercise("apply_masks", points=2, check="errors", weight=1)
+def test_apply_masks_refuses_wrong_masks(apply_masks):
+    for model, masks in apply_masks_bad_cases():
+        expect_value_error(apply_masks, model, masks, argument="masks")
+    torch.manual_seed(1)
+    conv = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
+    for masks in ({"0.weight": torch.ones(4, 2, 3, dtype=torch.bool)},       # 3-D for 4-D
+                  {"0.weight": torch.ones(4, 2, 3, 3, dtype=torch.float64)},  # float64 ones
+                  {"3.weight": torch.ones(2, 4, dtype=torch.bool),           # one good,
+                   "4.weight": torch.ones(2, 4, dtype=torch.bool)}):         # one missing
+        expect_value_error(apply_masks, conv, masks, argument="masks")
 
 
 def make_optimizer(name, parameters):

@@ -4,8 +4,18 @@ import torch
 from torch import nn
 
 
-def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> dict[str, float]:
+    parameters = dict(model.named_parameters())
+    for name, mask in masks.items():
+        if name not in parameters:
+            raise ValueError(f"masks: no parameter {name!r}")
+        if mask.dtype != torch.bool or mask.shape != parameters[name].shape:
+            raise ValueError(f"masks[{name!r}]: expected a bool mask of shape "
+                             f"{tuple(parameters[name].shape)}")
+    result = {}
     with torch.no_grad():
         for name, mask in masks.items():
-            param = model.get_parameter(name)
-            param = param * mask  # noqa: F841
+            param = parameters[name]
+            param = param * mask
+            result[name] = (param == 0).sum().item() / param.numel()
+    return result
