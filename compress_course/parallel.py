@@ -328,13 +328,76 @@ def local_gradients(rank: int, seed: int = 0) -> list[torch.Tensor]:
     return [p.grad.detach().clone() for p in model.parameters()]
 
 
+class PartlyUsed(nn.Module):
+    """12 -> 16 -> 5 with a third Linear, ``unused``, that ``forward`` never calls.
+
+    After a backward pass ``unused.weight.grad`` and ``unused.bias.grad`` are still
+    None (the same on every rank), as for a branch a model skips in some step.
+    """
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.first = nn.Linear(12, 16)
+        self.unused = nn.Linear(16, 16)
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.first(x)))
+
+
+def partly_used_gradients(rank: int, seed: int = 0) -> list[torch.Tensor | None]:
+    """``local_gradients`` for ``PartlyUsed(seed)``: None for the unused layer's parameters."""
+    model = PartlyUsed(seed)
+    x, y = shard_batch(rank, seed=seed)
+    nn.functional.cross_entropy(model(x), y).backward()
+    return [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
+
+
+# torch.distributed's point-to-point and collective calls, counted around ``reduce_fn``.
+COLLECTIVES = ("all_reduce", "all_reduce_coalesced", "reduce", "broadcast", "all_gather",
+               "all_gather_into_tensor", "all_gather_object", "reduce_scatter",
+               "reduce_scatter_tensor", "all_to_all", "all_to_all_single", "gather", "scatter",
+               "send", "recv", "isend", "irecv", "barrier")
+
+
+def _counting_collectives(fn, *args) -> tuple[Any, dict[str, int]]:
+    """``fn(*args)`` with every ``torch.distributed`` collective call counted by name.
+
+    The wrappers replace the module's attributes for the duration of the call, so a
+    function that calls ``dist.all_reduce(...)`` (``dist`` = ``torch.distributed``) is seen.
+    """
+    counts: dict[str, int] = {}
+    originals = {name: getattr(dist, name) for name in COLLECTIVES if hasattr(dist, name)}
+
+    def counted(name, original):
+        @functools.wraps(original)
+        def wrapper(*call_args, **call_kwargs):
+            counts[name] = counts.get(name, 0) + 1
+            return original(*call_args, **call_kwargs)
+        return wrapper
+
+    for name, original in originals.items():
+        setattr(dist, name, counted(name, original))
+    try:
+        returned = fn(*args)
+    finally:
+        for name, original in originals.items():
+            setattr(dist, name, original)
+    return returned, counts
+
+
 def gradient_worker(rank: int, world_size: int, reduce_fn=None, seed: int = 0) -> dict:
     """Each rank computes its shard's gradients, then averages them two ways.
 
     ``"ddp"``: by ``DistributedDataParallel`` (which all-reduces during backward).
     ``"reduced"``: by ``reduce_fn(model)`` after a plain backward (e.g. the learner's
     ``average_gradients``), when given. Also returns ``"params_changed"`` (did
-    ``reduce_fn`` touch the parameters?) and ``"returned"`` (what it returned).
+    ``reduce_fn`` touch the parameters?), ``"returned"`` (what it returned),
+    ``"collectives"`` (``{name: calls}`` of the ``torch.distributed`` collectives it made)
+    and ``"unused"``: ``reduce_fn`` on ``PartlyUsed`` (a layer that receives no gradient),
+    ``{"reduced": gradients or None, "params_changed": ...}`` or ``{"error": "..."}`` when
+    it raised there.
     """
     x, y = shard_batch(rank, seed=seed)
     result: dict[str, Any] = {}
@@ -345,11 +408,26 @@ def gradient_worker(rank: int, world_size: int, reduce_fn=None, seed: int = 0) -
         model = tiny_classifier(seed)
         nn.functional.cross_entropy(model(x), y).backward()
         before = [p.detach().clone() for p in model.parameters()]
-        result["returned"] = repr(reduce_fn(model))[:80]
+        returned, result["collectives"] = _counting_collectives(reduce_fn, model)
+        result["returned"] = repr(returned)[:80]
         result["params_changed"] = any(not torch.equal(b, p) for b, p in
                                        zip(before, model.parameters(), strict=True))
         result["reduced"] = [None if p.grad is None else p.grad.detach().clone()
                              for p in model.parameters()]
+        partly = PartlyUsed(seed)
+        nn.functional.cross_entropy(partly(x), y).backward()
+        before = [p.detach().clone() for p in partly.parameters()]
+        try:
+            reduce_fn(partly)
+        except Exception as error:  # the same on every rank: the model is the same
+            message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            result["unused"] = {"error": f"{type(error).__name__}: {message}"}
+        else:
+            result["unused"] = {
+                "reduced": [None if p.grad is None else p.grad.detach().clone()
+                            for p in partly.parameters()],
+                "params_changed": any(not torch.equal(b, p) for b, p in
+                                      zip(before, partly.parameters(), strict=True))}
     return result
 
 

@@ -11,6 +11,7 @@ each check is split into the same named parts as the hidden checks' points.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from typing import Any
 
@@ -22,7 +23,8 @@ from . import CheckFailure, call, describe, expect, expect_value_error, part, vi
 __all__ = ["check_fuse_conv_bn", "check_ring_allreduce", "check_average_gradients",
            "check_amp_train_step", "random_conv_bn", "reference_conv_bn", "RecordingScaler",
            "reference_amp_step", "ring_send_bound", "ring_schedule", "ring_log_error",
-           "average_gradients_errors", "run_scenario", "observe_amp_step",
+           "average_gradients_errors", "average_gradients_problems",
+           "AVERAGE_GRADIENTS_PARTS", "run_scenario", "observe_amp_step",
            "launch_average_gradients", "amp_clip_error", "check_top_operators", "reference_top_operators",
            "top_operators_error", "TOP_OPERATOR_CASES", "TOP_OPERATOR_EDGE_CASES"]
 
@@ -345,12 +347,43 @@ def check_ring_allreduce(ring_allreduce) -> int:
 # ---------------------------------------------------------------- average_gradients
 
 
-def average_gradients_errors(results: list[dict], world_size: int, seed: int = 0) -> str | None:
-    """Compare ``parallel.gradient_worker`` results with the mean of the ranks' gradients.
+AVERAGE_GRADIENTS_PARTS = ("main property", "one collective", "unused parameters")
 
-    The reference is computed here, in one process, from each rank's shard
-    (``parallel.local_gradients``), independently of any all-reduce.
+
+def average_gradients_problems(results: list[dict], world_size: int,
+                               seed: int = 0) -> dict[str, str | None]:
+    """Each part of ``average_gradients`` -> the first problem found (None: it passes).
+
+    ``results`` are ``parallel.gradient_worker``'s, one per rank. The references are
+    computed here, in one process, from each rank's shard (``parallel.local_gradients``,
+    ``parallel.partly_used_gradients``), independently of any all-reduce.
     """
+    return {"main property": _main_gradient_problem(results, world_size, seed),
+            "one collective": _collective_problem(results, world_size),
+            "unused parameters": _unused_gradient_problem(results, world_size, seed)}
+
+
+def average_gradients_errors(results: list[dict], world_size: int, seed: int = 0) -> str | None:
+    """The first problem of any part (see ``average_gradients_problems``), or None."""
+    problems = average_gradients_problems(results, world_size, seed)
+    return next((problem for problem in problems.values() if problem is not None), None)
+
+
+def _gradient_mismatch(got, expected, own, world_size) -> str:
+    """A hint for a gradient that is not the mean: what it looks like instead."""
+    close = functools.partial(torch.allclose, rtol=1e-5, atol=1e-6)
+    if close(got, expected * world_size):
+        return " You returned the SUM: divide by the world size."
+    if close(got, own):
+        return " The gradient is unchanged: all-reduce it across the ranks."
+    if close(got, own / world_size):
+        return " You divided without all-reducing first."
+    if world_size != 2 and close(got, expected * world_size / 2):
+        return " Divide by dist.get_world_size(), not by 2."
+    return ""
+
+
+def _main_gradient_problem(results, world_size, seed):
     from .. import parallel
 
     local = [parallel.local_gradients(rank, seed) for rank in range(world_size)]
@@ -365,26 +398,70 @@ def average_gradients_errors(results: list[dict], world_size: int, seed: int = 0
             if got is None:
                 return (f"after average_gradients(model) on rank {rank} of {world_size}, "
                         f"{name}.grad is None; expected the mean gradient.")
+            if got.shape != expected.shape:
+                return (f"after average_gradients(model) on rank {rank} of {world_size}, "
+                        f"{name}.grad has shape {tuple(got.shape)}; expected "
+                        f"{tuple(expected.shape)}, the parameter's shape.")
             if not torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
-                hint = ""
-                if torch.allclose(got, expected * world_size, rtol=1e-5, atol=1e-6):
-                    hint = " You returned the SUM: divide by the world size."
-                elif torch.allclose(got, own, rtol=1e-5, atol=1e-6):
-                    hint = " The gradient is unchanged: all-reduce it across the ranks."
-                elif torch.allclose(got, own / world_size, rtol=1e-5, atol=1e-6):
-                    hint = " You divided without all-reducing first."
-                elif world_size != 2 and torch.allclose(got, expected * world_size / 2,
-                                                        rtol=1e-5, atol=1e-6):
-                    hint = " Divide by dist.get_world_size(), not by 2."
                 error = (got - expected).abs().max().item()
                 return (f"after average_gradients(model) on rank {rank} of {world_size}, "
                         f"{name}.grad differs from the mean of the ranks' gradients by "
-                        f"{error:.3g}.{hint}")
+                        f"{error:.3g}.{_gradient_mismatch(got, expected, own, world_size)}")
         ddp_error = max((a - b).abs().max().item()
                         for a, b in zip(result["reduced"], result["ddp"], strict=True))
         if ddp_error > 1e-5:
             return (f"rank {rank}: average_gradients differs from DistributedDataParallel's "
                     f"gradients by {ddp_error:.3g}.")
+    return None
+
+
+def _collective_problem(results, world_size):
+    from .. import parallel
+
+    parameters = len(list(parallel.tiny_classifier().parameters()))
+    for rank, result in enumerate(results):
+        calls = result.get("collectives", {})
+        if calls != {"all_reduce": 1}:
+            made = ", ".join(f"{name} x{count}" for name, count in sorted(calls.items()))
+            return (f"average_gradients(model) on rank {rank} of {world_size}, for a model "
+                    f"with {parameters} parameter tensors that all have a gradient, made these "
+                    f"torch.distributed calls: {made or 'none'}; expected exactly one "
+                    "dist.all_reduce (flatten every gradient into one buffer, all-reduce it "
+                    "once, copy the slices back).")
+    return None
+
+
+def _unused_gradient_problem(results, world_size, seed):
+    from .. import parallel
+
+    local = [parallel.partly_used_gradients(rank, seed) for rank in range(world_size)]
+    names = [name for name, _ in parallel.PartlyUsed(seed).named_parameters()]
+    what = (f"average_gradients(model) on rank {{rank}} of {world_size}, for a model whose "
+            "layer `unused` is never called in forward (its parameters' .grad is None on "
+            "every rank)")
+    for rank, result in enumerate(results):
+        outcome = result.get("unused", {})
+        if "error" in outcome:
+            return (f"{what.format(rank=rank)}, raised {outcome['error']}; expected it to "
+                    "skip the parameters whose .grad is None.")
+        if outcome["params_changed"]:
+            return f"{what.format(rank=rank)}, changed the parameters; expected only gradients."
+        for index, (name, got) in enumerate(zip(names, outcome["reduced"], strict=True)):
+            grads = [shard[index] for shard in local]
+            if grads[rank] is None:
+                if got is not None:
+                    return (f"{what.format(rank=rank)}, left {name}.grad = a tensor "
+                            f"(max |value| {got.abs().max().item():.3g}); expected None: a "
+                            "gradient that does not exist stays None.")
+                continue
+            expected = torch.stack(grads).mean(0)
+            if got is None or got.shape != expected.shape \
+                    or not torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
+                found = "None" if got is None else f"shape {tuple(got.shape)}" \
+                    if got.shape != expected.shape else \
+                    f"off by {(got - expected).abs().max().item():.3g}"
+                return (f"{what.format(rank=rank)}, left {name}.grad {found}; expected the "
+                        "mean of the ranks' gradients for every parameter that has one.")
     return None
 
 
@@ -440,10 +517,17 @@ def launch_average_gradients(average_gradients, world_size: int, seed: int = 0) 
 @visible_check
 def check_average_gradients(average_gradients) -> int:
     world_size = 3  # not 2, so that dividing by a hard-coded 2 shows
+    problems = None
     with part("main property"):
         results = run_average_gradients(average_gradients, world_size)
-        problem = average_gradients_errors(results, world_size)
-        expect(problem is None, problem or "")
+        problems = average_gradients_problems(results, world_size)
+        expect(problems["main property"] is None, problems["main property"] or "")
+    if problems is None:  # the group did not run: the other parts have nothing to check
+        return world_size
+    with part("one collective"):
+        expect(problems["one collective"] is None, problems["one collective"] or "")
+    with part("unused parameters"):
+        expect(problems["unused parameters"] is None, problems["unused parameters"] or "")
     return world_size
 
 
