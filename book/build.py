@@ -205,10 +205,13 @@ def execute_all(names: list[str], jobs: int, stale_ok: bool = False) -> dict[str
                 try:
                     done[name], seconds = future.result()
                 except Exception as error:  # nbclient's CellExecutionError names the cell
-                    raise SystemExit(f"[book] executing solutions/{name}.ipynb failed:\n{error}") from None
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise SystemExit(f"[book] executing solutions/{name}.ipynb failed (the "
+                                     f"lessons after it were not executed):\n{error}") from None
                 log(f"  {name}: {seconds:.0f} s")
     else:
-        log("every solved notebook's execution is cached")
+        log("every solved notebook's execution is cached" + (" (or reused: --stale-ok)"
+                                                             if stale_ok else ""))
     # (the paths of this run: a package file edited meanwhile changes the key, not these)
     return {name: read(Path(done[name])) for name in names}
 
