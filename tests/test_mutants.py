@@ -8,7 +8,8 @@ submission is ``solutions/`` with that source appended to the exercise cell that
 Graded with the hidden checks, a ``lose`` mutant must earn fewer than the exercise's points,
 a ``full`` one all of them, and every other exercise of the notebook keeps full points.
 
-Grading is the slow part, so mutants of DIFFERENT exercises share one submission whenever
+Grading is the slow part, so the submissions of a notebook are graded as one class (one
+grading process per core), and mutants of DIFFERENT exercises share one submission whenever
 neither can affect the other: exercises are graded independently, and the "others keep full
 points" check proves the sharing did not change a verdict. Two mutants are kept apart when one
 of them calls (directly or through other exercises) the exercise the other replaces, and an
@@ -142,13 +143,12 @@ def build_submission(folder: Path, notebook: str, mutants: list[Mutant],
     target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
 
 
-def grade(submission: Path, test_file: Path) -> dict:
-    """Grade through the grader's public Python API (``{"exercises": [...]}``)."""
-    try:
-        from compress_course.grader import grade as grade_submission  # rebuilt grader (#17)
-    except ImportError:
-        from compress_course.grading import grade as grade_submission
-    return grade_submission(submission, tests=test_file)
+def grade_rounds(class_dir: Path, test_file: Path) -> dict[str, dict]:
+    """Grade every round submission in ``class_dir`` through the grader's public Python API,
+    one grading process per core at a time (``grade_class``): ``{round: report}``."""
+    from compress_course.grader import grade_class
+
+    return grade_class(class_dir, tests=test_file)
 
 
 ALL = load_mutants()
@@ -229,10 +229,12 @@ def test_mutants_get_their_verdict(notebook, tmp_path):
     mutants = [m for m in ALL if m.notebook == notebook]
     test_file = HIDDEN / f"test_{notebook}.py"
     problems, lines = [], []
-    for number, group in enumerate(rounds_for(mutants, functions)):
-        submission = tmp_path / f"round{number}"
-        build_submission(submission, notebook, group, functions)
-        report = grade(submission, test_file)
+    rounds = rounds_for(mutants, functions)
+    for number, group in enumerate(rounds):
+        build_submission(tmp_path / f"round{number:02d}", notebook, group, functions)
+    reports = grade_rounds(tmp_path, test_file)
+    for number, group in enumerate(rounds):
+        report = reports[f"round{number:02d}"]
         results = {e["exercise"]: e for e in report["exercises"] if e["notebook"] == notebook}
         replaced = {m.exercise for m in group}
         for m in group:

@@ -91,8 +91,14 @@ def _grading_process(submission: str, files: list[str], report: str, key: bytes,
     warm.forget_other_checks({str(Path(f).parent) for f in files})
     plugin._PENDING_KEY = key
     import pytest
+    import torch
 
-    args = [*files, "-q", "--tb=no", "-p", "no:cacheprovider", "--assert=plain",
+    torch.set_num_threads(1)  # small tensors: a second thread only spins on a busy machine
+
+    # nbval is not needed to grade, and importing it (nbformat, jsonschema) costs seconds;
+    # unraisableexception runs full garbage collections (a torch-sized heap) at the end.
+    args = [*files, "-q", "--tb=no", "-p", "no:cacheprovider", "-p", "no:nbval",
+            "-p", "no:unraisableexception", "--assert=plain",
             "--rootdir", str(Path(files[0]).parent), "--submission", submission,
             "--grade-report", report,
             "--exercise-timeout", str(limits.test_timeout),

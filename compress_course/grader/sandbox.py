@@ -36,6 +36,7 @@ can read it, to close that gap.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -71,11 +72,12 @@ _REBUILT_EXCEPTIONS: dict[str, type[BaseException]] = {
         RecursionError, LookupError, AssertionError)}
 
 
-def _allowed_globals() -> list[type]:
+@functools.lru_cache(maxsize=1)
+def _allowed_globals() -> tuple[type, ...]:
     layers = [obj for obj in vars(nn).values()
               if isinstance(obj, type) and issubclass(obj, nn.Module)
               and obj.__module__.startswith("torch.nn.modules")]
-    return layers + [nn.Parameter]
+    return (*layers, nn.Parameter)
 
 
 _JSON, _TORCH = b"J", b"T"
@@ -131,7 +133,7 @@ def safe_loads(data: bytes) -> Any:
         return _unplain(json.loads(data[1:]))
     if data[:1] != _TORCH:
         raise ValueError("unknown reply format")
-    with torch.serialization.safe_globals(_allowed_globals()):
+    with torch.serialization.safe_globals(list(_allowed_globals())):
         return torch.load(io.BytesIO(data[1:]), weights_only=True)
 
 
@@ -256,6 +258,20 @@ def _harden_child(workdir: str, memory_limit: int, watched_pid: int) -> None:
         os.setuid(NOBODY)
 
 
+def _single_threaded() -> None:
+    """One torch thread in a sandbox, and process groups forked from it.
+
+    The checks' tensors are small: a second thread only spins (on a loaded machine, it
+    costs more CPU than it saves). ``parallel.launch`` then forks its ranks from this
+    process (everything already imported and loaded, the same limits) instead of starting
+    fresh interpreters that import torch and load the notebook again.
+    """
+    from .. import parallel
+
+    torch.set_num_threads(1)
+    parallel.FORK_RANKS = True
+
+
 def _world_readable_python() -> bool:
     """Whether ``nobody`` could still import modules (Python under /root often is not)."""
     import sys
@@ -276,6 +292,7 @@ def _child_main(connection, workdir: str, notebook: str, function: str, cell_tim
     """Entry point of a sandbox child: load, then serve calls until told to stop."""
     try:
         _harden_child(workdir, memory_limit, watched_pid)
+        _single_threaded()
         loaded = load_exercises(Path(workdir) / notebook, timeout=cell_timeout,
                                 functions={function})
         reply: tuple = ("ready",)

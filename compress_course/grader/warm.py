@@ -10,15 +10,22 @@ the error.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from pathlib import Path
 
 import _hypothesis_pytestplugin  # noqa: F401 - imported here, once, not by every grading process
 import pytest  # noqa: F401
+from _pytest.config import default_plugins
 
 from .notebook import DEFAULT_TESTS
 from .plugin import load_grading_profile
+
+# The plugins a grading process's pytest loads (its own and the installed ones it keeps; the
+# grading process blocks nbval, whose import alone costs seconds of CPU).
+GRADING_PLUGINS = [f"_pytest.{name}" for name in default_plugins] + [
+    "anyio.pytest_plugin", "platformdirs.pytest_plugin", "compress_course.pytest_plugin"]
 
 # module name -> (folder of the hidden checks it came from, its file's mtime and size then)
 PRELOADED: dict[str, tuple[str, int, int]] = {}
@@ -40,6 +47,29 @@ def _preload(folder: Path) -> None:
         sys.path.remove(str(folder))
 
 
+def _short_seed_stacks() -> None:
+    """Make ``torch.manual_seed`` cheap in grading processes and sandboxes.
+
+    On a machine without the accelerator, each call queues the seed for ``torch.cuda``,
+    ``torch.xpu`` and ``torch.mtia`` together with the caller's whole formatted stack (for an
+    error message if that device's lazy start fails later): under pytest and hypothesis,
+    about 0.5 ms per call, and the checks seed thousands of times. The seeds are still
+    queued; only the stack kept with them is cut to its last frames.
+    """
+    import traceback
+    import types
+
+    import torch
+
+    short = types.SimpleNamespace(**{name: getattr(traceback, name) for name in dir(traceback)
+                                     if not name.startswith("__")})
+    short.format_stack = lambda f=None, limit=None: traceback.format_stack(f, limit=4)
+    for name in ("cuda", "xpu", "mtia"):
+        module = getattr(torch, name, None)
+        if module is not None and getattr(module, "traceback", None) is traceback:
+            module.traceback = short
+
+
 def forget_other_checks(folders: set[str]) -> None:
     """Drop preloaded checks that do not come from ``folders`` (private checks of the same
     name must be imported from their own files), or whose file changed since the server
@@ -56,4 +86,13 @@ def forget_other_checks(folders: set[str]) -> None:
 
 
 load_grading_profile()
+_short_seed_stacks()
+for _plugin in GRADING_PLUGINS:
+    try:
+        importlib.import_module(_plugin)
+    except ImportError:  # not installed, or not a module of this pytest version
+        pass
 _preload(DEFAULT_TESTS)
+# Everything imported so far lives as long as the server: keep it out of the garbage
+# collector's way in every process forked from here (collections then walk only new objects).
+gc.freeze()
