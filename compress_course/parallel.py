@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import importlib
 import inspect
 import os
 import pickle
@@ -206,7 +207,9 @@ def _run_once(worker, world_size, args, backend, timeout, collective_timeout, th
                        collective_timeout=collective_timeout, threads=threads, worker=worker,
                        args=args, out_dir=out_dir)
         if FORK_RANKS:
-            import torch._dynamo  # noqa: F401 - DDP imports it lazily: once here, not per rank
+            # DDP imports it lazily: once here, not per rank. (Not `import torch._dynamo`:
+            # that would make `torch` a local name of this whole function.)
+            importlib.import_module("torch._dynamo")
 
             processes = [_ForkedRank(rank, payload) for rank in range(world_size)]
         else:
