@@ -71,14 +71,11 @@ def test_every_message_has_a_translation():
                        "remove the fuzzy flag):\n" + "\n".join(map(repr, fuzzy)))
 
 
-def test_no_obsolete_or_unused_entries():
-    catalog = _catalog()
-    obsolete = list(catalog.obsolete)
-    unused = [m.id if isinstance(m.id, str) else m.id[0] for m in catalog
-              if m.id and (m.id if isinstance(m.id, str) else m.id[0]) not in SOURCE]
+def test_no_obsolete_entries():
+    # Entries for messages the source no longer has are allowed (several people edit the
+    # checks at once; `make messages` drops them), but not kept as obsolete (#~) entries.
+    obsolete = list(_catalog().obsolete)
     assert not obsolete, "obsolete entries in the zh_CN catalog: " + ", ".join(map(repr, obsolete))
-    assert not unused, ("zh_CN entries for messages the source no longer has (run `make "
-                        "messages`):\n" + "\n".join(map(repr, unused)))
 
 
 def test_translations_keep_the_placeholders():

@@ -18,7 +18,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import CheckFailure, call, describe, expect, expect_value_error, part, visible_check
+from ..i18n import _
+from . import (
+    CheckFailure,
+    call,
+    describe,
+    expect,
+    expect_value_error,
+    not_implemented,
+    part,
+    visible_check,
+)
 
 __all__ = ["check_fuse_conv_bn", "check_ring_allreduce", "check_average_gradients",
            "check_amp_train_step", "random_conv_bn", "reference_conv_bn", "RecordingScaler",
@@ -68,24 +78,29 @@ def fusion_error(fuse_conv_bn, conv, bn, x) -> str | None:
     fused = call(fuse_conv_bn, conv, bn)
     what = f"fuse_conv_bn({conv!r}, {bn!r})"
     if not isinstance(fused, nn.Conv2d):
-        return f"{what} returned {describe(fused)}; expected one nn.Conv2d."
+        return _("{what} returned {fused}; expected one nn.Conv2d.").format(
+                 what=what, fused=describe(fused))
     with torch.no_grad():
         try:
             got = fused(x)
         except Exception as error:  # noqa: BLE001 - explained to the learner
-            return f"the conv returned by {what} failed on {describe(x)}: {error}"
+            return _("the conv returned by {what} failed on {x}: {error}").format(
+                     what=what, x=describe(x), error=error)
     if got.shape != expected.shape:
-        return (f"the conv returned by {what} maps {describe(x)} to shape {tuple(got.shape)}; "
-                f"expected {tuple(expected.shape)} (keep stride and padding).")
+        return (_("the conv returned by {what} maps {x} to shape {got_shape}; expected "
+                  "{expected_shape} (keep stride and padding).").format(
+                  what=what, x=describe(x), got_shape=tuple(got.shape),
+                  expected_shape=tuple(expected.shape)))
     scale = expected.abs().max().clamp_min(1e-12)
     error = ((got - expected).abs().max() / scale).item()
     tolerance = 1e-5 if x.dtype == torch.float32 else 1e-10
     if not error <= tolerance:
-        bias_note = "" if conv.bias is not None else " (this conv has no bias)"
-        return (f"the conv returned by {what}{bias_note} differs from bn(conv(x)) in eval mode "
-                f"by {error:.2e} relative to the largest output; expected <= {tolerance:g}. "
-                "Scale each output filter by gamma / sqrt(running_var + eps) and fold the mean, "
-                "beta and the conv bias into the new bias.")
+        bias_note = "" if conv.bias is not None else _(" (this conv has no bias)")
+        return (_("the conv returned by {what}{bias_note} differs from bn(conv(x)) in eval "
+                  "mode by {error:.2e} relative to the largest output; expected <= "
+                  "{tolerance:g}. Scale each output filter by gamma / sqrt(running_var + eps) "
+                  "and fold the mean, beta and the conv bias into the new bias.").format(
+                  what=what, bias_note=bias_note, error=error, tolerance=tolerance))
     return None
 
 
@@ -100,30 +115,36 @@ def fusion_edge_error(fuse_conv_bn) -> str | None:
     bn.train()
     x = torch.randn(2, 3, 7, 7, generator=torch.Generator().manual_seed(8))
     expected = reference_conv_bn(conv, bn, x)
-    what = "fuse_conv_bn(conv, bn with bn.training=True)"
+    what = _("fuse_conv_bn(conv, bn with bn.training=True)")
     fused = call(fuse_conv_bn, conv, bn)
     if not isinstance(fused, nn.Conv2d):
-        return f"{what} returned {describe(fused)}; expected one nn.Conv2d."
+        return _("{what} returned {fused}; expected one nn.Conv2d.").format(
+                 what=what, fused=describe(fused))
     if fused.bias is None:
-        return f"{what} returned a conv without a bias; it needs one (beta - mean * scale)."
+        return _("{what} returned a conv without a bias; it needs one (beta - mean * scale).").format(
+                 what=what)
     if fused.stride != conv.stride or fused.padding != conv.padding:
-        return (f"{what} returned a conv with stride {fused.stride} and padding "
-                f"{fused.padding}; expected {conv.stride} and {conv.padding} like conv.")
+        return (_("{what} returned a conv with stride {fused_stride} and padding "
+                  "{fused_padding}; expected {conv_stride} and {conv_padding} like conv.").format(
+                  what=what, fused_stride=fused.stride, fused_padding=fused.padding,
+                  conv_stride=conv.stride, conv_padding=conv.padding))
     if fused.weight.data_ptr() == conv.weight.data_ptr():
-        return f"{what} returned a conv that shares conv's weight tensor; return a new layer."
+        return _("{what} returned a conv that shares conv's weight tensor; return a new layer.").format(
+                 what=what)
     with torch.no_grad():
         got = fused(x)
     error = ((got - expected).abs().max() / expected.abs().max()).item()
     if not error <= 1e-5:
-        return (f"{what} differs from bn(conv(x)) in eval mode by {error:.2e}; use "
-                "bn.running_mean and bn.running_var whatever bn's mode, never batch "
-                "statistics.")
+        return (_("{what} differs from bn(conv(x)) in eval mode by {error:.2e}; use "
+                  "bn.running_mean and bn.running_var whatever bn's mode, never batch "
+                  "statistics.").format(what=what, error=error))
     conv64, bn64 = random_conv_bn(2, 3, 3, bias=False, seed=3, dtype=torch.float64)
     x64 = torch.randn(2, 2, 7, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
     fused64 = call(fuse_conv_bn, conv64, bn64)
     if isinstance(fused64, nn.Conv2d) and fused64.weight.dtype != torch.float64:
-        return (f"fuse_conv_bn(a float64 conv, a float64 bn) returned a conv of dtype "
-                f"{fused64.weight.dtype}; expected float64, the dtype of conv.")
+        return (_("fuse_conv_bn(a float64 conv, a float64 bn) returned a conv of dtype "
+                  "{fused64_weight_dtype}; expected float64, the dtype of conv.").format(
+                  fused64_weight_dtype=fused64.weight.dtype))
     return fusion_error(fuse_conv_bn, conv64, bn64, x64)
 
 
@@ -193,26 +214,31 @@ def ring_log_error(tensors: list[torch.Tensor], log: Any, sent: Any) -> str | No
     messages with the right chunks and payloads, and ``sent`` is the most elements one
     worker sent according to it; else a sentence saying what is wrong."""
     n, numel = len(tensors), tensors[0].numel()
-    what = f"ring_allreduce({n} workers' {describe(tensors[0])}, log=[])"
+    what = _("ring_allreduce({n} workers' {tensors}, log=[])").format(
+             n=n, tensors=describe(tensors[0]))
     schedule = ring_schedule(n)
     if not isinstance(log, list):
-        return f"{what}: log came back as {describe(log)}; append to the list you were given."
+        return _("{what}: log came back as {log}; append to the list you were given.").format(
+                 what=what, log=describe(log))
     if len(log) != len(schedule):
-        return (f"{what} appended {len(log)} records to log; expected {len(schedule)}: one per "
-                f"worker in each of the 2(N-1) = {2 * (n - 1)} steps (N - 1 reduce-scatter "
-                "steps, then N - 1 all-gather steps), empty chunks included.")
+        return (_("{what} appended {n_log} records to log; expected {n_schedule}: one per "
+                  "worker in each of the 2(N-1) = {steps} steps (N - 1 reduce-scatter steps, "
+                  "then N - 1 all-gather steps), empty chunks included.").format(
+                  what=what, n_log=len(log), n_schedule=len(schedule), steps=2 * (n - 1)))
     records = {}
     for record in log:
         if not (isinstance(record, (tuple, list)) and len(record) == 5
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in record[:4])
                 and isinstance(record[4], torch.Tensor)):
-            return (f"{what} logged {describe(record)}; expected a tuple (step, src, dst, "
-                    "chunk, payload) of four ints and the tensor sent.")
+            return (_("{what} logged {record}; expected a tuple (step, src, dst, chunk, "
+                      "payload) of four ints and the tensor sent.").format(
+                      what=what, record=describe(record)))
         step, src = record[0], record[1]
         if (step, src) in records:
-            return (f"{what} logged two messages from worker {src} at step {step}; each "
-                    "worker sends exactly one message per step, and steps are numbered across "
-                    f"both phases (the all-gather's first step is N - 1 = {n - 1}).")
+            return (_("{what} logged two messages from worker {src} at step {step}; each "
+                      "worker sends exactly one message per step, and steps are numbered "
+                      "across both phases (the all-gather's first step is N - 1 = {first_step}).").format(
+                      what=what, src=src, step=step, first_step=n - 1))
         records[(step, src)] = record
     integer = not tensors[0].dtype.is_floating_point
     chunk_sizes = [c.numel() for c in torch.empty(numel).tensor_split(n)]
@@ -223,39 +249,50 @@ def ring_log_error(tensors: list[torch.Tensor], log: Any, sent: Any) -> str | No
         record = records.get((step, src))
         if record is None:
             logged_steps = sorted({s for s, _ in records})
-            return (f"{what}: no message from worker {src} at step {step} in the log (steps "
-                    f"logged: {logged_steps[:8]}); expected steps 0..{2 * n - 3}, numbered "
-                    "across both phases.")
-        _, _, got_dst, got_chunk, payload = record
-        where = f"at step {step} ({phase} step {phase_step}), worker {src}"
+            return (_("{what}: no message from worker {src} at step {step} in the log (steps "
+                      "logged: {logged_steps}); expected steps 0..{last_step}, numbered across "
+                      "both phases.").format(
+                      what=what, src=src, step=step, logged_steps=logged_steps[:8],
+                      last_step=2 * n - 3))
+        _step, _src, got_dst, got_chunk, payload = record
+        where = _("at step {step} ({phase} step {phase_step}), worker {src}").format(
+                  step=step, phase=phase, phase_step=phase_step, src=src)
         if got_dst != dst:
-            return (f"{what}: {where} sent to worker {got_dst}; in a ring every worker sends "
-                    f"only to its right neighbour (i + 1) mod N = {dst}.")
+            return (_("{what}: {where} sent to worker {got_dst}; in a ring every worker sends "
+                      "only to its right neighbour (i + 1) mod N = {dst}.").format(
+                      what=what, where=where, got_dst=got_dst, dst=dst))
         if got_chunk != chunk:
             rule = "(i - s) mod N" if step < n - 1 else "(i + 1 - s) mod N"
-            return (f"{what}: {where} sent chunk {got_chunk}; the schedule sends chunk "
-                    f"{rule} = {chunk}.")
+            return (_("{what}: {where} sent chunk {got_chunk}; the schedule sends chunk {rule} "
+                      "= {chunk}.").format(
+                      what=what, where=where, got_chunk=got_chunk, rule=rule, chunk=chunk))
         if payload.numel() != chunk_sizes[chunk]:
-            return (f"{what}: {where} sent {payload.numel()} elements as chunk {chunk}; "
-                    f"torch.tensor_split(flat, {n}) gives chunk {chunk} {chunk_sizes[chunk]}.")
+            return (_("{what}: {where} sent {payload_numel} elements as chunk {chunk}; "
+                      "torch.tensor_split(flat, {n}) gives chunk {chunk} {chunk_sizes}.").format(
+                      what=what, where=where, payload_numel=payload.numel(), chunk=chunk, n=n,
+                      chunk_sizes=chunk_sizes[chunk]))
         expected = expected_payload(tensors, step, src, chunk)
         if not _payload_close(payload.flatten(), expected, integer):
             if step < n - 1:
                 owners = ", ".join(str((src - k) % n) for k in range(step + 1))
-                why = (f"the sum of chunk {chunk} over workers {owners} (its own copy plus "
-                       "what it received so far). Send and log a copy (.clone()) of the chunk "
-                       "as it was when sent, taken before anyone adds.")
+                why = (_("the sum of chunk {chunk} over workers {owners} (its own copy plus "
+                         "what it received so far). Send and log a copy (.clone()) of the "
+                         "chunk as it was when sent, taken before anyone adds.").format(
+                         chunk=chunk, owners=owners))
             else:
-                why = (f"the complete sum of chunk {chunk}: after the reduce-scatter worker "
-                       f"(c - 1) mod N = {(chunk - 1) % n} owns it, and the all-gather passes "
-                       "it on.")
-            return (f"{what}: {where} sent chunk {chunk} = {describe(payload)}; expected "
-                    f"{describe(expected)}, {why}")
+                why = (_("the complete sum of chunk {chunk}: after the reduce-scatter worker "
+                         "(c - 1) mod N = {owner} owns it, and the all-gather passes it on.").format(
+                         chunk=chunk, owner=(chunk - 1) % n))
+            return (_("{what}: {where} sent chunk {chunk} = {payload}; expected {expected}, "
+                      "{why}").format(
+                      what=what, where=where, chunk=chunk, payload=describe(payload),
+                      expected=describe(expected), why=why))
         per_worker[src] += payload.numel()
     expected_sent = max(per_worker, default=0)
     if sent != expected_sent:
-        return (f"{what} returned elements_sent={sent!r}, but its log says the workers sent "
-                f"{per_worker} elements; expected the largest, {expected_sent}.")
+        return (_("{what} returned elements_sent={sent!r}, but its log says the workers sent "
+                  "{per_worker} elements; expected the largest, {expected_sent}.").format(
+                  what=what, sent=sent, per_worker=per_worker, expected_sent=expected_sent))
     return None
 
 
@@ -267,44 +304,54 @@ def ring_allreduce_error(ring_allreduce, tensors: list[torch.Tensor],
     (``ring_log_error``).
     """
     n, numel = len(tensors), tensors[0].numel()
-    what = f"ring_allreduce({n} workers' {describe(tensors[0])})"
+    what = _("ring_allreduce({n} workers' {tensors})").format(n=n, tensors=describe(tensors[0]))
     log: list = []
     result = call(ring_allreduce, tensors, log=log) if with_log else call(ring_allreduce, tensors)
     if not (isinstance(result, tuple) and len(result) == 2):
-        return f"{what} returned {describe(result)}; expected a tuple (results, elements_sent)."
+        return _("{what} returned {result}; expected a tuple (results, elements_sent).").format(
+                 what=what, result=describe(result))
     outputs, sent = result
     if not isinstance(outputs, (list, tuple)) or len(outputs) != n:
-        return f"{what} returned {describe(outputs)} as results; expected a list of {n} tensors."
+        return _("{what} returned {outputs} as results; expected a list of {n} tensors.").format(
+                 what=what, outputs=describe(outputs), n=n)
     expected = torch.stack([t.double() for t in tensors]).sum(0)
     for worker, out in enumerate(outputs):
         if not isinstance(out, torch.Tensor) or out.shape != tensors[0].shape:
-            return (f"{what}: worker {worker}'s result is {describe(out)}; expected a tensor of "
-                    f"shape {tuple(tensors[0].shape)}.")
+            return (_("{what}: worker {worker}'s result is {out}; expected a tensor of shape "
+                      "{tensors_shape}.").format(
+                      what=what, worker=worker, out=describe(out),
+                      tensors_shape=tuple(tensors[0].shape)))
         if out.dtype != tensors[0].dtype:
-            return (f"{what}: worker {worker}'s result has dtype {out.dtype}; expected "
-                    f"{tensors[0].dtype} like the inputs.")
+            return (_("{what}: worker {worker}'s result has dtype {out_dtype}; expected "
+                      "{tensors_dtype} like the inputs.").format(
+                      what=what, worker=worker, out_dtype=out.dtype,
+                      tensors_dtype=tensors[0].dtype))
         if tensors[0].dtype.is_floating_point:
             good = torch.allclose(out.double(), expected, rtol=1e-5, atol=1e-5)
         else:
             good = torch.equal(out.double(), expected)
         if not good:
             wrong = (out.double() - expected).abs().flatten().argmax().item()
-            return (f"{what}: worker {worker}'s result at flat index {wrong} is "
-                    f"{out.flatten()[wrong].item():.6g}; expected the sum over workers "
-                    f"{expected.flatten()[wrong].item():.6g}.")
+            return (_("{what}: worker {worker}'s result at flat index {wrong} is {out:.6g}; "
+                      "expected the sum over workers {expected:.6g}.").format(
+                      what=what, worker=worker, wrong=wrong, out=out.flatten()[wrong].item(),
+                      expected=expected.flatten()[wrong].item()))
     for a in range(n):
         for b in range(a + 1, n):
             if outputs[a].data_ptr() == outputs[b].data_ptr() and numel > 0:
-                return (f"{what}: workers {a} and {b} return the same tensor object; each "
-                        "worker must hold its own copy of the result.")
+                return (_("{what}: workers {a} and {b} return the same tensor object; each "
+                          "worker must hold its own copy of the result.").format(
+                          what=what, a=a, b=b))
     if not isinstance(sent, int) or isinstance(sent, bool):
-        return f"{what} returned elements_sent={sent!r}; expected a Python int."
+        return _("{what} returned elements_sent={sent!r}; expected a Python int.").format(
+                 what=what, sent=sent)
     bound = ring_send_bound(numel, n)
     lower = 2 * (n - 1) * (numel // n)
     if not lower <= sent <= bound:
-        return (f"{what} reported that each worker sent {sent} elements; a ring sends "
-                f"between 2(N-1)*floor(numel/N) = {lower} and 2(N-1)*ceil(numel/N) = {bound} "
-                f"(N - 1 chunks in the reduce-scatter, N - 1 in the all-gather).")
+        return (_("{what} reported that each worker sent {sent} elements; a ring sends between "
+                  "2(N-1)*floor(numel/N) = {lower} and 2(N-1)*ceil(numel/N) = {bound} (N - 1 "
+                  "chunks in the reduce-scatter, N - 1 in the all-gather).").format(
+                  what=what, sent=sent, lower=lower, bound=bound))
     if with_log:
         return ring_log_error(tensors, log, sent)
     return None
@@ -503,13 +550,12 @@ def launch_average_gradients(average_gradients, world_size: int, seed: int = 0) 
     except parallel.WorkerError as error:
         first = str(error).splitlines()[0]
         if "NotImplementedError" in first:
-            raise CheckFailure("average_gradients is not implemented yet: replace "
-                               "`raise NotImplementedError()` with your code.") from None
-        raise CheckFailure(f"average_gradients(model) in a {world_size}-process gloo group: "
-                           f"{first}") from None
+            raise not_implemented("average_gradients") from None
+        raise CheckFailure(_("average_gradients(model) in a {world_size}-process gloo group: "
+                             "{first}").format(world_size=world_size, first=first)) from None
     except parallel.LaunchError as error:
-        raise CheckFailure(f"could not run average_gradients in a {world_size}-process gloo "
-                           f"group: {error}") from None
+        raise CheckFailure(_("could not run average_gradients in a {world_size}-process gloo "
+                             "group: {error}").format(world_size=world_size, error=error)) from None
     except ValueError as error:
         raise CheckFailure(str(error)) from None
 
@@ -615,38 +661,45 @@ def amp_step_problems(amp_train_step, seed: int, batch: int, features: int, clas
                         scaler_enabled)
     model, x, y, lr = amp_case(seed, batch, features, classes)
     expected_loss = reference_amp_step(model, x, y, lr, "cpu", torch.bfloat16)
-    what = (f"amp_train_step(MLP {features}-32-{classes} in eval mode, x {tuple(x.shape)}, y, "
-            f"SGD, GradScaler(enabled={scaler_enabled}), 'cpu', torch.bfloat16)")
+    what = (_("amp_train_step(MLP {features}-32-{classes} in eval mode, x {x_shape}, y, SGD, "
+              "GradScaler(enabled={scaler_enabled}), 'cpu', torch.bfloat16)").format(
+              features=features, classes=classes, x_shape=tuple(x.shape),
+              scaler_enabled=scaler_enabled))
     problems: dict[str, str | None] = {"main property": None, "loss scaling": None}
     calls = seen["calls"]
     if calls[:1] != ["scale"] or "step" not in calls or "update" not in calls:
         problems["loss scaling"] = (
-            f"{what} called the scaler's methods {calls}; expected "
-            "scaler.scale(loss).backward(), scaler.step(optimizer), scaler.update().")
+            _("{what} called the scaler's methods {calls}; expected "
+              "scaler.scale(loss).backward(), scaler.step(optimizer), scaler.update().").format(
+              what=what, calls=calls))
     if seen["loss"] is None:
-        problems["main property"] = (f"{what} returned a {seen['loss_type']}; expected a "
-                                     "Python float (loss.item()).")
+        problems["main property"] = (_("{what} returned a {seen_loss_type}; expected a Python "
+                                       "float (loss.item()).").format(
+                                       what=what, seen_loss_type=seen['loss_type']))
     elif not seen["training"]:
-        problems["main property"] = (f"{what} left the model in eval mode; put it in training "
-                                     "mode first (model.train()).")
+        problems["main property"] = (_("{what} left the model in eval mode; put it in training "
+                                       "mode first (model.train()).").format(what=what))
     elif seen["dtypes"][:1] != ["torch.bfloat16"]:
-        got = seen["dtypes"][0] if seen["dtypes"] else "nothing (the model was not called)"
+        got = seen["dtypes"][0] if seen["dtypes"] else _("nothing (the model was not called)")
         problems["main property"] = (
-            f"{what}: the first Linear produced {got}; under torch.autocast('cpu', "
-            "dtype=torch.bfloat16) it produces torch.bfloat16. Run the forward pass inside "
-            "the autocast context.")
+            _("{what}: the first Linear produced {got}; under torch.autocast('cpu', "
+              "dtype=torch.bfloat16) it produces torch.bfloat16. Run the forward pass inside "
+              "the autocast context.").format(what=what, got=got))
     elif abs(seen["loss"] - expected_loss) > 1e-3 * max(1.0, abs(expected_loss)):
-        problems["main property"] = (f"{what} returned loss {seen['loss']:.6g}; expected the "
-                                     f"cross-entropy {expected_loss:.6g}.")
+        problems["main property"] = (_("{what} returned loss {seen_loss:.6g}; expected the "
+                                       "cross-entropy {expected_loss:.6g}.").format(
+                                       what=what, seen_loss=seen['loss'],
+                                       expected_loss=expected_loss))
     else:
         for name, expected in model.named_parameters():
             got = seen["params"][name]
             if not torch.allclose(got, expected, rtol=1e-3, atol=1e-4):
                 problems["main property"] = (
-                    f"{what}: parameter {name} after the step differs from one SGD step on "
-                    f"the fresh gradient by {(got - expected).abs().max().item():.3g}. Zero the "
-                    "old gradients first (optimizer.zero_grad()), then backward through "
-                    "scaler.scale(loss) and step through scaler.step(optimizer).")
+                    _("{what}: parameter {name} after the step differs from one SGD step on "
+                      "the fresh gradient by {difference:.3g}. Zero the old gradients first "
+                      "(optimizer.zero_grad()), then backward through scaler.scale(loss) and "
+                      "step through scaler.step(optimizer).").format(
+                      what=what, name=name, difference=(got - expected).abs().max().item()))
                 break
     return problems
 
@@ -672,20 +725,23 @@ def amp_inf_skip_error(amp_train_step) -> str | None:
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
-    what = ("amp_train_step(a Linear with an inf weight, ..., GradScaler('cpu', init_scale=256),"
-            " 'cpu', torch.bfloat16)")
+    what = (_("amp_train_step(a Linear with an inf weight, ..., GradScaler('cpu', "
+              "init_scale=256), 'cpu', torch.bfloat16)"))
     loss = call(amp_train_step, model, x, y, optimizer, scaler, "cpu", torch.bfloat16,
                 modifies=(0, 3, 4))
     if not isinstance(loss, float):
-        return f"{what} returned {type(loss).__name__}; expected a Python float."
+        return _("{what} returned {loss_type}; expected a Python float.").format(
+                 what=what, loss_type=type(loss).__name__)
     finite = [k for k in before if torch.isfinite(before[k]).all()]
     changed = [k for k in finite if not torch.equal(before[k], model.state_dict()[k])]
     if changed:
-        return (f"{what} changed parameters {changed} although the gradients hold inf; step "
-                "through scaler.step(optimizer), which skips such a step.")
+        return (_("{what} changed parameters {changed} although the gradients hold inf; step "
+                  "through scaler.step(optimizer), which skips such a step.").format(
+                  what=what, changed=changed))
     if not scaler.get_scale() < 2.0 ** 8:
-        return (f"after {what} the scaler's scale is {scaler.get_scale()}; expected it lowered "
-                "from 256: call scaler.update() after scaler.step(optimizer).")
+        return (_("after {what} the scaler's scale is {scale}; expected it lowered from "
+                  "256: call scaler.update() after scaler.step(optimizer).").format(
+                  what=what, scale=scaler.get_scale()))
     return None
 
 
@@ -697,7 +753,7 @@ def amp_clip_error(amp_train_step, seed: int, fraction: float, scaler_enabled: b
     parameters are one SGD step (lr 1) on the bf16-autocast gradient clipped with
     ``clip_grad_norm_``; an enabled scaler (scale 256) must not change them.
     """
-    model, x, y, _ = amp_case(seed, 12, 8, 4)
+    model, x, y, _lr = amp_case(seed, 12, 8, 4)
     lr = 1.0
     expected = copy.deepcopy(model)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -718,12 +774,14 @@ def amp_clip_error(amp_train_step, seed: int, fraction: float, scaler_enabled: b
          max_norm=max_norm, modifies=(0, 3, 4))
     for (name, got), want in zip(model.named_parameters(), expected.parameters(), strict=True):
         if not torch.allclose(got, want, rtol=1e-3, atol=1e-4):
-            active = "the clipping is active" if fraction < 1 else "the norm is already below it"
-            return (f"{what}: parameter {name} after the step differs by "
-                    f"{(got - want).abs().max().item():.3g} from one SGD step on the gradient "
-                    f"clipped to total norm {max_norm:.4g} ({active}: the gradient's norm is "
-                    f"{norm:.4g}). Clip the true gradients: unscale them first "
-                    "(scaler.unscale_(optimizer)), then clip_grad_norm_, then scaler.step.")
+            active = _("the clipping is active") if fraction < 1 else _("the norm is already below it")
+            return (_("{what}: parameter {name} after the step differs by {difference:.3g} from one "
+                      "SGD step on the gradient clipped to total norm {max_norm:.4g} "
+                      "({active}: the gradient's norm is {norm:.4g}). Clip the true gradients: "
+                      "unscale them first (scaler.unscale_(optimizer)), then clip_grad_norm_, "
+                      "then scaler.step.").format(
+                      what=what, name=name, difference=(got - want).abs().max().item(),
+                      max_norm=max_norm, active=active, norm=norm))
     return None
 
 
@@ -777,17 +835,20 @@ def top_operators_error(top_operators, events: list[tuple[str, float]], k: int) 
     got = call(top_operators, list(events), k)
     if not isinstance(got, (list, tuple)) or not all(
             isinstance(row, (list, tuple)) and len(row) == 2 for row in got):
-        return f"{what} returned {describe(got)}; expected a list of (name, share) pairs."
+        return _("{what} returned {got}; expected a list of (name, share) pairs.").format(
+                 what=what, got=describe(got))
     names = [row[0] for row in got]
     expected_names = [name for name, _ in expected]
     if names != expected_names:
-        return (f"{what} returned the names {names}; expected {expected_names} (self times "
-                "summed per name, largest first, ties in alphabetical order, at most k).")
-    for (name, share), (_, want) in zip(got, expected, strict=True):
+        return (_("{what} returned the names {names}; expected {expected_names} (self times "
+                  "summed per name, largest first, ties in alphabetical order, at most k).").format(
+                  what=what, names=names, expected_names=expected_names))
+    for (name, share), (_name, want) in zip(got, expected, strict=True):
         if not isinstance(share, (int, float)) or isinstance(share, bool) or not math.isclose(
                 float(share), want, rel_tol=1e-9, abs_tol=1e-12):
-            return (f"{what} gave {name!r} the share {share!r}; expected {want:.6g} (its summed "
-                    "self time over the total self time of all events, not only the top k).")
+            return (_("{what} gave {name!r} the share {share!r}; expected {want:.6g} (its "
+                      "summed self time over the total self time of all events, not only the "
+                      "top k).").format(what=what, name=name, share=share, want=want))
     return None
 
 

@@ -53,6 +53,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..i18n import _
 from .notebook import ExerciseMissing, ExerciseTimeout, SubmissionError, load_exercises
 from .processes import mp_context, start_watchdog
 
@@ -336,13 +337,13 @@ def _child_main(connection, workdir: str, notebook: str, function: str, cell_tim
 
 def _describe_exit(code: int | None) -> str:
     if code is None:
-        return "it stopped answering"
+        return _("it stopped answering")
     if code < 0:
         try:
-            return f"killed by {signal.Signals(-code).name}"
+            return _("killed by {signal}").format(signal=signal.Signals(-code).name)
         except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+            return _("killed by signal {number}").format(number=-code)
+    return _("exit code {code}").format(code=code)
 
 
 class Sandbox:
@@ -365,7 +366,7 @@ class Sandbox:
             shutil.copytree(self.source_dir, self.workdir, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns(".*", "__pycache__"))
         if os.geteuid() == 0 and _world_readable_python():
-            for folder, _, files in os.walk(self.workdir):
+            for folder, _dirs, files in os.walk(self.workdir):
                 os.chown(folder, NOBODY, NOBODY)
                 for name in files:
                     os.chown(os.path.join(folder, name), NOBODY, NOBODY)
@@ -382,13 +383,16 @@ class Sandbox:
                 parent_end.close()
                 child_end.close()
                 if attempt:
-                    raise SubmissionError(f"the grader could not start a process to run "
-                                          f"{self.function} ({type(error).__name__}: {error})"
-                                          ) from None
+                    raise SubmissionError(_(
+                        "the grader could not start a process to run {function} "
+                        "({error_type}: {error})").format(
+                        function=self.function, error_type=type(error).__name__,
+                        error=error)) from None
         self.process = process
         child_end.close()
         self.connection = parent_end
-        reply = self._receive(self.cell_timeout * 4 + 30, f"loading {self.notebook}")
+        reply = self._receive(self.cell_timeout * 4 + 30,
+                              _("loading {notebook}").format(notebook=self.notebook))
         if reply[0] == "load_error":
             self.load_error = reply[1]
 
@@ -396,27 +400,28 @@ class Sandbox:
         try:
             if not self.connection.poll(timeout):
                 self.close()
-                raise ExerciseTimeout(f"{what} took longer than {timeout:g} s (an infinite "
-                                      "loop?)")
+                raise ExerciseTimeout(_("{what} took longer than {seconds:g} s (an infinite "
+                                        "loop?)").format(what=what, seconds=timeout))
             data = self.connection.recv_bytes(MAX_REPLY_BYTES)
         except (EOFError, ConnectionError, OSError):
             self.process.join(2)
             code = self.process.exitcode
             self.close()
-            raise SubmissionError(f"the process running the submission crashed "
-                                  f"({_describe_exit(code)}) while {what}") from None
+            raise SubmissionError(_("the process running the submission crashed ({exit}) "
+                                    "while {what}").format(exit=_describe_exit(code),
+                                                           what=what)) from None
         except BaseException:
             self.close()  # an outer time limit fired mid-call: the child is still busy
             raise
         try:
             reply = safe_loads(data)
         except Exception as error:
-            raise SubmissionError(f"{what} sent back something the grader does not accept "
-                                  f"(only tensors, numbers, strings, containers and torch.nn "
-                                  f"layers can be returned): {str(error).splitlines()[0]}") \
-                from None
+            raise SubmissionError(_("{what} sent back something the grader does not accept "
+                                    "(only tensors, numbers, strings, containers and torch.nn "
+                                    "layers can be returned): {error}").format(
+                what=what, error=str(error).splitlines()[0])) from None
         if not isinstance(reply, tuple) or not reply:
-            raise SubmissionError(f"{what} sent back a malformed reply")
+            raise SubmissionError(_("{what} sent back a malformed reply").format(what=what))
         return reply
 
     def call(self, name: str, args: tuple, kwargs: dict, scenario: Callable | None = None) -> Any:
@@ -424,7 +429,7 @@ class Sandbox:
             self._start()
         if self.load_error:
             raise SubmissionError(self.load_error)
-        what = f"running {name}"
+        what = _("running {name}").format(name=name)
         request = pickle.dumps((name, args, kwargs, scenario), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             self.connection.send_bytes(request)
@@ -434,7 +439,7 @@ class Sandbox:
         reply = self._receive(max(self.call_timeout, CALL_TIMEOUT_FLOOR), what)
         kind = reply[0]
         if kind == "ok":
-            _, result, arg_states, kwarg_states = reply
+            _kind, result, arg_states, kwarg_states = reply
             for original, state in zip(args, arg_states, strict=False):
                 _replay(original, state)
             for key, state in kwarg_states.items():
@@ -443,16 +448,17 @@ class Sandbox:
         if kind == "missing":
             raise ExerciseMissing(reply[1])
         if kind == "raised":
-            _, type_name, message = reply
+            _kind, type_name, message = reply
             if type_name == "SystemExit":
-                raise SubmissionError(f"{name} called sys.exit({message})")
+                raise SubmissionError(_("{name} called sys.exit({code})").format(name=name,
+                                                                                code=message))
             if type_name == "ExerciseTimeout":
                 raise ExerciseTimeout(message)
             exception = _REBUILT_EXCEPTIONS.get(type_name)
             if exception is None:
                 raise RuntimeError(f"{type_name}: {message}")
             raise exception(message)
-        raise SubmissionError(f"{what} sent back an unknown reply")
+        raise SubmissionError(_("{what} sent back an unknown reply").format(what=what))
 
     def close(self) -> None:
         if self.connection is not None:
@@ -548,8 +554,8 @@ class RemoteNotebook:
         if item.startswith("_"):
             raise AttributeError(item)
         if item not in self._defined and not self._unparsable:
-            raise ExerciseMissing(f"{self.notebook} defines no function `{item}` in a cell "
-                                  "tagged `exercise`")
+            raise ExerciseMissing(_("{notebook} defines no function `{item}` in a cell tagged "
+                                    "`exercise`").format(notebook=self.notebook, item=item))
         return RemoteFunction(self, item)
 
     def close(self) -> None:
