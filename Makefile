@@ -77,4 +77,4 @@ book: $(BOOK_STAMP)
 	COMPRESS_COURSE_BOOK_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider tests/book
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .hypothesis
+	rm -rf $(VENV) results .pytest_cache .hypothesis book/_build

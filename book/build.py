@@ -170,9 +170,17 @@ def execute(name: str) -> tuple[str, float]:
     started = time.perf_counter()
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(SOLUTIONS)}})
-    client.execute()
-    seconds = time.perf_counter() - started
     EXECUTED.mkdir(parents=True, exist_ok=True)
+    # The kernel process's own output (ipykernel's warnings, the profiler's trace lines; not
+    # the cells' outputs) goes to a log beside the runs rather than into the build's output.
+    kernel_log = EXECUTED / f"{name}.kernel.log"
+    with open(kernel_log, "w", encoding="utf-8") as log_file:
+        try:
+            client.execute(stdout=log_file, stderr=log_file)
+        except Exception as error:
+            raise RuntimeError(f"{error}\n(the kernel's own output: "
+                               f"{kernel_log.relative_to(ROOT)})") from None
+    seconds = time.perf_counter() - started
     for stale in EXECUTED.glob(f"{name}.*.ipynb"):
         stale.unlink()
     nbformat.write(notebook, target)
