@@ -420,13 +420,13 @@ def _gradient_mismatch(got, expected, own, world_size) -> str:
     """A hint for a gradient that is not the mean: what it looks like instead."""
     close = functools.partial(torch.allclose, rtol=1e-5, atol=1e-6)
     if close(got, expected * world_size):
-        return " You returned the SUM: divide by the world size."
+        return _(" You returned the SUM: divide by the world size.")
     if close(got, own):
-        return " The gradient is unchanged: all-reduce it across the ranks."
+        return _(" The gradient is unchanged: all-reduce it across the ranks.")
     if close(got, own / world_size):
-        return " You divided without all-reducing first."
+        return _(" You divided without all-reducing first.")
     if world_size != 2 and close(got, expected * world_size / 2):
-        return " Divide by dist.get_world_size(), not by 2."
+        return _(" Divide by dist.get_world_size(), not by 2.")
     return ""
 
 
@@ -438,27 +438,33 @@ def _main_gradient_problem(results, world_size, seed):
     names = [name for name, _ in parallel.tiny_classifier(seed).named_parameters()]
     for rank, result in enumerate(results):
         if result["params_changed"]:
-            return (f"average_gradients(model) on rank {rank} of {world_size} changed the "
-                    "parameters; it must only average the gradients (p.grad).")
+            return (_("average_gradients(model) on rank {rank} of {world_size} changed the "
+                      "parameters; it must only average the gradients (p.grad).").format(
+                      rank=rank, world_size=world_size))
         for name, got, expected, own in zip(names, result["reduced"], mean, local[rank],
                                             strict=True):
             if got is None:
-                return (f"after average_gradients(model) on rank {rank} of {world_size}, "
-                        f"{name}.grad is None; expected the mean gradient.")
+                return (_("after average_gradients(model) on rank {rank} of {world_size}, "
+                          "{name}.grad is None; expected the mean gradient.").format(
+                          rank=rank, world_size=world_size, name=name))
             if got.shape != expected.shape:
-                return (f"after average_gradients(model) on rank {rank} of {world_size}, "
-                        f"{name}.grad has shape {tuple(got.shape)}; expected "
-                        f"{tuple(expected.shape)}, the parameter's shape.")
+                return (_("after average_gradients(model) on rank {rank} of {world_size}, "
+                          "{name}.grad has shape {got_shape}; expected {expected_shape}, the "
+                          "parameter's shape.").format(
+                          rank=rank, world_size=world_size, name=name, got_shape=tuple(got.shape),
+                          expected_shape=tuple(expected.shape)))
             if not torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
                 error = (got - expected).abs().max().item()
-                return (f"after average_gradients(model) on rank {rank} of {world_size}, "
-                        f"{name}.grad differs from the mean of the ranks' gradients by "
-                        f"{error:.3g}.{_gradient_mismatch(got, expected, own, world_size)}")
+                return (_("after average_gradients(model) on rank {rank} of {world_size}, "
+                          "{name}.grad differs from the mean of the ranks' gradients by "
+                          "{error:.3g}.{hint}").format(
+                          rank=rank, world_size=world_size, name=name, error=error,
+                          hint=_gradient_mismatch(got, expected, own, world_size)))
         ddp_error = max((a - b).abs().max().item()
                         for a, b in zip(result["reduced"], result["ddp"], strict=True))
         if ddp_error > 1e-5:
-            return (f"rank {rank}: average_gradients differs from DistributedDataParallel's "
-                    f"gradients by {ddp_error:.3g}.")
+            return (_("rank {rank}: average_gradients differs from DistributedDataParallel's "
+                      "gradients by {ddp_error:.3g}.").format(rank=rank, ddp_error=ddp_error))
     return None
 
 
@@ -470,11 +476,12 @@ def _collective_problem(results, world_size):
         calls = result.get("collectives", {})
         if calls != {"all_reduce": 1}:
             made = ", ".join(f"{name} x{count}" for name, count in sorted(calls.items()))
-            return (f"average_gradients(model) on rank {rank} of {world_size}, for a model "
-                    f"with {parameters} parameter tensors that all have a gradient, made these "
-                    f"torch.distributed calls: {made or 'none'}; expected exactly one "
-                    "dist.all_reduce (flatten every gradient into one buffer, all-reduce it "
-                    "once, copy the slices back).")
+            return _("average_gradients(model) on rank {rank} of {world_size}, for a model with "
+                     "{parameters} parameter tensors that all have a gradient, made these "
+                     "torch.distributed calls: {made}; expected exactly one dist.all_reduce "
+                     "(flatten every gradient into one buffer, all-reduce it once, copy the "
+                     "slices back).").format(rank=rank, world_size=world_size,
+                                             parameters=parameters, made=made or _("none"))
     return None
 
 
@@ -483,32 +490,38 @@ def _unused_gradient_problem(results, world_size, seed):
 
     local = [parallel.partly_used_gradients(rank, seed) for rank in range(world_size)]
     names = [name for name, _ in parallel.PartlyUsed(seed).named_parameters()]
-    what = (f"average_gradients(model) on rank {{rank}} of {world_size}, for a model whose "
-            "layer `unused` is never called in forward (its parameters' .grad is None on "
-            "every rank)")
+    what = _("average_gradients(model) on rank {rank} of {world_size}, for a model whose layer "
+             "`unused` is never called in forward (its parameters' .grad is None on every "
+             "rank)")
     for rank, result in enumerate(results):
         outcome = result.get("unused", {})
         if "error" in outcome:
-            return (f"{what.format(rank=rank)}, raised {outcome['error']}; expected it to "
-                    "skip the parameters whose .grad is None.")
+            return _("{what}, raised {error}; expected it to skip the parameters whose .grad "
+                     "is None.").format(what=what.format(rank=rank, world_size=world_size),
+                                        error=outcome["error"])
         if outcome["params_changed"]:
-            return f"{what.format(rank=rank)}, changed the parameters; expected only gradients."
+            return _("{what}, changed the parameters; expected only gradients.").format(
+                what=what.format(rank=rank, world_size=world_size))
         for index, (name, got) in enumerate(zip(names, outcome["reduced"], strict=True)):
             grads = [shard[index] for shard in local]
             if grads[rank] is None:
                 if got is not None:
-                    return (f"{what.format(rank=rank)}, left {name}.grad = a tensor "
-                            f"(max |value| {got.abs().max().item():.3g}); expected None: a "
-                            "gradient that does not exist stays None.")
+                    return _("{what}, left {name}.grad = a tensor (max |value| {largest:.3g}); "
+                             "expected None: a gradient that does not exist stays None.").format(
+                        what=what.format(rank=rank, world_size=world_size), name=name,
+                        largest=got.abs().max().item())
                 continue
             expected = torch.stack(grads).mean(0)
             if got is None or got.shape != expected.shape \
                     or not torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
-                found = "None" if got is None else f"shape {tuple(got.shape)}" \
+                found = "None" if got is None else \
+                    _("shape {shape}").format(shape=tuple(got.shape)) \
                     if got.shape != expected.shape else \
-                    f"off by {(got - expected).abs().max().item():.3g}"
-                return (f"{what.format(rank=rank)}, left {name}.grad {found}; expected the "
-                        "mean of the ranks' gradients for every parameter that has one.")
+                    _("off by {difference:.3g}").format(
+                        difference=(got - expected).abs().max().item())
+                return _("{what}, left {name}.grad {found}; expected the mean of the ranks' "
+                         "gradients for every parameter that has one.").format(
+                    what=what.format(rank=rank, world_size=world_size), name=name, found=found)
     return None
 
 
