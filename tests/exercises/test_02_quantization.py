@@ -12,7 +12,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from compress_course.checks import call, describe, expect_value_error
@@ -327,6 +327,9 @@ def squared_error_to_nearest(values, codebook):
 @settings(max_examples=50)
 @given(seed=seeds, shape=shapes, bits=st.integers(1, 5), iters=st.integers(0, 12),
        heavy_tail=st.booleans())
+# Labels from the assignment step before the centroids last moved point to a centroid that
+# is no longer the nearest here (explicit, so the grading profile's example cap keeps it).
+@example(seed=0, shape=(5, 6), bits=1, iters=1, heavy_tail=False)
 def test_kmeans_never_worse_than_linear_codebook(nb, seed, shape, bits, iters, heavy_tail):
     generator = torch.Generator().manual_seed(seed)
     w = torch.randn(shape, generator=generator)
