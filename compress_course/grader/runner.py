@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from multiprocessing import forkserver
 from pathlib import Path
 
+from ..i18n import _
 from .notebook import DEFAULT_TESTS
 from .processes import _alive, mp_context, server_pid
 from .report import finished, make_report, read_report, summarise
@@ -128,10 +129,10 @@ def _describe_exit(code: int | None) -> str:
 
     if code is not None and code < 0:
         try:
-            return f"killed by {signal.Signals(-code).name}"
+            return _("killed by {signal}").format(signal=signal.Signals(-code).name)
         except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+            return _("killed by signal {number}").format(number=-code)
+    return _("exit code {code}").format(code=code)
 
 
 def run_job(submission: Path, files: list[Path], limits: Limits,
@@ -177,17 +178,17 @@ def run_job(submission: Path, files: list[Path], limits: Limits,
                 break
             if time.monotonic() - started > budget:
                 _kill(process.pid)
-                stopped = (f"the grading of this submission ran past its {budget:g} s budget "
-                           "before this check ran")
+                stopped = _("the grading of this submission ran past its {budget:g} s budget "
+                            "before this check ran").format(budget=budget)
                 break
         collected, results = read_report(report, key)
         if stopped is None and not finished(report, key):
             if not collected and _retry:  # it never got going: the server died under it
                 return run_job(submission, files, limits, progress, _retry=False)
             code = process.exitcode if _alive(server_pid() or -1) else None
-            stopped = (f"the grading process stopped ({_describe_exit(code)}) before this "
-                       "check ran" if code is not None else
-                       "the grading process stopped before this check ran")
+            stopped = (_("the grading process stopped ({exit}) before this check "
+                         "ran").format(exit=_describe_exit(code)) if code is not None else
+                       _("the grading process stopped before this check ran"))
         graded = {c.get("notebook") for c in collected}
         missing = [f for f in files if notebook_of(f) not in graded]
         if missing and stopped is None:
@@ -205,7 +206,7 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    for _ in range(40):
+    for _attempt in range(40):
         if not _alive(pid):
             return
         time.sleep(0.05)
