@@ -59,7 +59,7 @@ grade: $(STAMP)
 LOCALE := compress_course/locale
 messages: $(STAMP)
 	$(BIN)/pybabel extract --project=compress_course -k part -c NOTE: --add-location=file \
-		--sort-by-file -o $(LOCALE)/compress_course.pot compress_course
+		--sort-by-file -o $(LOCALE)/compress_course.pot compress_course tests/exercises
 	$(BIN)/pybabel update -D compress_course -i $(LOCALE)/compress_course.pot -d $(LOCALE) \
 		-l zh_CN --ignore-obsolete --ignore-pot-creation-date
 

@@ -27,11 +27,12 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "part": None}  # as `make messages` extracts the
 def _source_messages() -> dict[str, tuple[str, ...]]:
     """msgid -> (msgid, msgid_plural...) of every message in the source, with babel."""
     found = {}
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
-            str(PACKAGE), keywords=KEYWORDS, comment_tags=("NOTE:",)):
-        forms = (message,) if isinstance(message, str) else tuple(m for m in message if m)
-        if forms and forms[0]:
-            found.setdefault(forms[0], forms)
+    for folder in (PACKAGE, ROOT / "tests" / "exercises"):  # the hidden checks' sentences too
+        for _filename, _lineno, message, _comments, _context in extract_from_dir(
+                str(folder), keywords=KEYWORDS, comment_tags=("NOTE:",)):
+            forms = (message,) if isinstance(message, str) else tuple(m for m in message if m)
+            if forms and forms[0]:
+                found.setdefault(forms[0], forms)
     return found
 
 
