@@ -31,6 +31,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from .. import i18n
+from ..i18n import _
 from .notebook import PACKAGE_ROOT
 from .report import format_table, gradescope_results, make_report
 
@@ -142,23 +144,35 @@ def run(root: Path) -> dict:
     tests = root / "source" / "tests" / "exercises"
     submission = find_notebooks(root / "submission")
 
+    # The learner reads the results in the language of the notebooks handed in (zh_CN
+    # notebooks carry it in their metadata), else COMPRESS_COURSE_LANG; the grading processes
+    # inherit it through the environment.
+    from .cli import notebook_language
+
+    language = notebook_language(submission) or i18n.language()
+    i18n.set_language(language)
+    os.environ[i18n.ENV] = language
+
     def write(report: dict, note: str) -> dict:
         results = gradescope_results(report, time.monotonic() - started, visibility, note)
         _write_atomically(results_path, results)
         return results
 
     # Something valid is on disk from the start, even if the run is stopped at once.
-    write(make_report(submission, []), "Grading started; no exercise has been graded yet.")
+    write(make_report(submission, []), _("Grading started; no exercise has been graded yet."))
     try:
         report = grade(submission, tests, budget=budget - (time.monotonic() - started),
-                       progress=lambda partial: write(partial, "Grading in progress: exercises "
-                                                      "marked 'not graded yet' are still to come."))
+                       progress=lambda partial: write(partial, _(
+                           "Grading in progress: exercises marked 'not graded yet' are still "
+                           "to come.")))
     except Exception as error:  # noqa: BLE001 - the learner still gets a results.json
         return write(make_report(submission, []),
-                     f"The autograder could not grade this submission: {error}")
+                     _("The autograder could not grade this submission: {error}").format(
+                         error=error))
     table = format_table(report)
     print(table)
-    return write(report, f"Score: {report['total']:g} / {report['max']:g}\n\n{table}")
+    return write(report, _("Score: {total} / {max}").format(
+        total=f"{report['total']:g}", max=f"{report['max']:g}") + f"\n\n{table}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,7 +172,7 @@ def run_job(submission: Path, files: list[Path], limits: Limits,
                 if size != seen or not alive:
                     seen = size
                     collected, results = read_report(report, key)
-                    progress(summarise(collected, results, "not graded yet",
+                    progress(summarise(collected, results, _("not graded yet"),
                                        limits.all_or_nothing))
             if not alive:
                 break
