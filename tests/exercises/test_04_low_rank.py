@@ -23,6 +23,7 @@ from compress_course.checks import (
     expect_value_error,
     training_leaves_original,
 )
+from compress_course.i18n import _
 
 NOTEBOOK = "04_low_rank"
 DTYPES = [torch.float32, torch.float64]
@@ -86,29 +87,34 @@ def test_low_rank_factors_is_the_best_approximation(nb, matrix, data):
     kind, m, n, seed, dtype = matrix
     W = make_matrix(kind, m, n, seed, dtype)
     rank = data.draw(st.integers(1, min(m, n)), label="rank")
-    what = f"low_rank_factors({kind} {dtype} matrix of shape {(m, n)}, rank={rank})"
+    what = _("low_rank_factors({kind} {dtype} matrix of shape {m_n}, rank={rank})").format(
+             kind=kind, dtype=dtype, m_n=(m, n), rank=rank)
     result = call(nb.low_rank_factors, W, rank)
     assert isinstance(result, tuple) and len(result) == 2, \
-        f"{what} returned {type(result).__name__}; expected a tuple (A, B)."
+        _("{what} returned {result_type}; expected a tuple (A, B).").format(
+          what=what, result_type=type(result).__name__)
     A, B = result
     assert tuple(A.shape) == (m, rank) and tuple(B.shape) == (rank, n), (
-        f"{what} returned A {tuple(A.shape)}, B {tuple(B.shape)}; expected A {(m, rank)} "
-        f"and B {(rank, n)}.")
+        _("{what} returned A {a_shape}, B {b_shape}; expected A {m_rank} and B {rank_n}.").format(
+          what=what, a_shape=tuple(A.shape), b_shape=tuple(B.shape), m_rank=(m, rank),
+          rank_n=(rank, n)))
     assert A.dtype == dtype and B.dtype == dtype, \
-        f"{what} returned dtypes {A.dtype}, {B.dtype}; expected {dtype}."
+        _("{what} returned dtypes {a_dtype}, {b_dtype}; expected {dtype}.").format(
+          what=what, a_dtype=A.dtype, b_dtype=B.dtype, dtype=dtype)
     product = A.detach().double() @ B.detach().double()
     norm = torch.linalg.matrix_norm(W.double()).item() + 1e-12
     error = torch.linalg.matrix_norm(W.double() - product).item()
     best = eckart_young_error(W, rank)
     assert abs(error - best) <= tolerance(dtype) * norm, (
-        f"{what}: ||W - A @ B||_F = {error:.6g}; the best rank-{rank} error (Eckart-Young, "
-        f"the tail of the singular values) is {best:.6g}.")
+        _("{what}: ||W - A @ B||_F = {error:.6g}; the best rank-{rank} error "
+          "(Eckart-Young, the tail of the singular values) is {best:.6g}.").format(
+          what=what, error=error, rank=rank, best=best))
     reference, unique = truncated_svd(W, rank)
     if unique:
         gap = torch.linalg.matrix_norm(product - reference).item()
         assert gap <= 10 * tolerance(dtype) * norm, (
-            f"{what}: A @ B differs from the truncated SVD U_r S_r V_r^T by {gap:.3g} in "
-            "Frobenius norm.")
+            _("{what}: A @ B differs from the truncated SVD U_r S_r V_r^T by {gap:.3g} "
+              "in Frobenius norm.").format(what=what, gap=gap))
 
 
 @pytest.mark.exercise("low_rank_factors", points=3, check="edge cases", weight=1)
@@ -121,8 +127,9 @@ def test_low_rank_factors_exact_at_full_rank(nb, m, n, seed, dtype):
     A, B = call(nb.low_rank_factors, W, rank)
     gap = (A.detach() @ B.detach() - W).abs().max().item()
     assert gap <= 1e3 * tolerance(dtype) * (1 + W.abs().max().item()), (
-        f"low_rank_factors({dtype} matrix of shape {(m, n)}, rank={rank}) is full rank, so "
-        f"A @ B must reproduce W; the largest difference is {gap:.3g}.")
+        _("low_rank_factors({dtype} matrix of shape {m_n}, rank={rank}) is full rank, "
+          "so A @ B must reproduce W; the largest difference is {gap:.3g}.").format(
+          dtype=dtype, m_n=(m, n), rank=rank, gap=gap))
 
 
 @pytest.mark.exercise("low_rank_factors", points=3, check="edge cases", weight=1)
@@ -130,12 +137,13 @@ def test_low_rank_factors_edge_cases(nb):
     layer = nn.Linear(5, 3)
     A, B = call(nb.low_rank_factors, layer.weight, 2)  # a Parameter that requires grad
     assert tuple(A.shape) == (3, 2) and tuple(B.shape) == (2, 5), \
-        "low_rank_factors(a Linear(5, 3) weight, rank=2) returned the wrong shapes."
+        _("low_rank_factors(a Linear(5, 3) weight, rank=2) returned the wrong shapes.")
     for shape in [(1, 1), (1, 7), (7, 1)]:
         W = torch.arange(1.0, 1.0 + math.prod(shape)).reshape(shape)
         A, B = call(nb.low_rank_factors, W, 1)
         assert torch.allclose(A @ B, W, atol=1e-5), \
-            f"low_rank_factors(matrix of shape {shape}, rank=1) must reproduce it exactly."
+            _("low_rank_factors(matrix of shape {shape}, rank=1) must reproduce it "
+              "exactly.").format(shape=shape)
 
 
 @pytest.mark.exercise("low_rank_factors", points=3, check="errors", weight=1)
@@ -187,12 +195,14 @@ EDGE_CASES = [
 def check_exact_case(nb, values, energy, expected, dtype):
     got = call(nb.rank_for_energy, torch.tensor(values, dtype=dtype), energy)
     assert isinstance(got, int) and not isinstance(got, bool), (
-        f"rank_for_energy({values}, energy={energy}) returned {got!r} of type "
-        f"{type(got).__name__}; expected a Python int.")
+        _("rank_for_energy({values}, energy={energy}) returned {got!r} of type "
+          "{got_type}; expected a Python int.").format(
+          values=values, energy=energy, got=got, got_type=type(got).__name__))
     assert got == expected, (
-        f"rank_for_energy({dtype} {values}, energy={energy}) returned {got}; expected "
-        f"{expected}: the smallest r >= 1 whose leading squared singular values hold at least "
-        f"(>=) {energy} of the total.")
+        _("rank_for_energy({dtype} {values}, energy={energy}) returned {got}; expected "
+          "{expected}: the smallest r >= 1 whose leading squared singular values hold "
+          "at least (>=) {energy} of the total.").format(
+          dtype=dtype, values=values, energy=energy, got=got, expected=expected))
 
 
 @pytest.mark.exercise("rank_for_energy", points=3, check="main property", weight=2)
@@ -220,17 +230,22 @@ descending = st.lists(st.one_of(st.sampled_from([0.0, 0.5, 1.0, 2.0]),
 def test_rank_for_energy_property(nb, values, energy, dtype):
     tensor = torch.tensor(values, dtype=dtype)
     got = call(nb.rank_for_energy, tensor, energy)
-    what = f"rank_for_energy({len(values)} {dtype} values, energy={energy!r})"
+    what = _("rank_for_energy({len_values} {dtype} values, energy={energy!r})").format(
+             len_values=len(values), dtype=dtype, energy=energy)
     assert isinstance(got, int) and 1 <= got <= len(values), \
-        f"{what} returned {got!r}; expected an int in [1, {len(values)}]."
+        _("{what} returned {got!r}; expected an int in [1, {len_values}].").format(
+          what=what, got=got, len_values=len(values))
     expected = exact_rank(values, energy)
     slack = 1e-6  # round-off may move the answer only when the boundary is this close
     if got != expected:
         assert held_fraction(values, got) >= energy - slack and (
             got == 1 or held_fraction(values, got - 1) < energy + slack), (
-            f"{what} returned {got}; expected {expected} (the leading {got} squared values "
-            f"hold {held_fraction(values, got):.6f} of the energy, the leading {expected} "
-            f"hold {held_fraction(values, expected):.6f}).")
+            _("{what} returned {got}; expected {expected} (the leading {got} squared "
+              "values hold {held_fraction_values_got:.6f} of the energy, the leading "
+              "{expected} hold {held_fraction_values_expecte:.6f}).").format(
+              what=what, got=got, expected=expected,
+              held_fraction_values_got=held_fraction(values, got),
+              held_fraction_values_expecte=held_fraction(values, expected)))
 
 
 @pytest.mark.exercise("rank_for_energy", points=3, check="edge cases", weight=1)
@@ -241,10 +256,11 @@ def test_rank_for_energy_full_energy_is_robust_to_round_off(nb, m, n, seed):
     sigma = torch.linalg.svdvals(torch.randn(m, n, generator=g))  # float32, none negligible
     got = call(nb.rank_for_energy, sigma, 1.0)
     assert got == len(sigma), (
-        f"rank_for_energy(the {len(sigma)} float32 singular values of a random {m}x{n} "
-        f"matrix, energy=1.0) returned {got}; expected {len(sigma)}. A float32 cumulative sum "
-        "can end slightly below a separately computed total: compare with the cumulative "
-        "sum's own last entry.")
+        _("rank_for_energy(the {len_sigma} float32 singular values of a random {m}x{n} "
+          "matrix, energy=1.0) returned {got}; expected {len_sigma}. A float32 "
+          "cumulative sum can end slightly below a separately computed total: compare "
+          "with the cumulative sum's own last entry.").format(
+          len_sigma=len(sigma), m=m, n=n, got=got))
 
 
 @pytest.mark.exercise("rank_for_energy", points=3, check="errors", weight=1)
@@ -300,20 +316,24 @@ def test_factorize_linear_layer_structure(nb, spec, data):
     n_in, n_out, bias, dtype, seed = spec
     layer = make_linear(n_in, n_out, bias, dtype, seed)
     rank = data.draw(st.integers(1, min(n_in, n_out)), label="rank")
-    what = f"factorize_linear({layer!r} ({dtype}), rank={rank})"
+    what = _("factorize_linear({layer!r} ({dtype}), rank={rank})").format(
+             layer=layer, dtype=dtype, rank=rank)
     result = call(nb.factorize_linear, layer, rank)
     check_factorized_structure(result, layer, rank, what)
     first, second = result
     assert (first.in_features, first.out_features, second.in_features,
             second.out_features) == (n_in, rank, rank, n_out), (
-        f"{what} returned {first!r} then {second!r}; expected Linear({n_in}, {rank}) then "
-        f"Linear({rank}, {n_out}).")
+        _("{what} returned {first!r} then {second!r}; expected Linear({n_in}, {rank}) "
+          "then Linear({rank}, {n_out}).").format(
+          what=what, first=first, second=second, n_in=n_in, rank=rank, n_out=n_out))
     x = torch.randn(4, n_in, dtype=dtype)
     assert training_leaves_original(layer, result, x), \
-        f"{what}: a training step on the factorization changed the original layer."
+        _("{what}: a training step on the factorization changed the original layer.").format(
+          what=what)
     assert training_in_child_leaves_original(nb.factorize_linear, layer, rank, x), (
-        f"{what}: a training step on the factorization changed the original layer: the new "
-        "layers must own copies of the numbers (no parameter, e.g. the bias, may be shared).")
+        _("{what}: a training step on the factorization changed the original layer: the "
+          "new layers must own copies of the numbers (no parameter, e.g. the bias, may "
+          "be shared).").format(what=what))
 
 
 @pytest.mark.exercise("factorize_linear", points=2, check="main property", weight=2)
@@ -324,16 +344,20 @@ def test_factorize_linear_matches_truncated_svd(nb, spec, data):
     layer = make_linear(n_in, n_out, bias, dtype, seed)
     rank = data.draw(st.one_of(st.just(min(n_in, n_out)), st.integers(1, min(n_in, n_out))),
                      label="rank")
-    what = f"factorize_linear({layer!r} ({dtype}), rank={rank})"
+    what = _("factorize_linear({layer!r} ({dtype}), rank={rank})").format(
+             layer=layer, dtype=dtype, rank=rank)
     result = call(nb.factorize_linear, layer, rank)
     assert isinstance(result, nn.Sequential) and len(result) == 2, \
-        f"{what} returned {type(result).__name__}; expected nn.Sequential of two Linear layers."
+        _("{what} returned {result_type}; expected nn.Sequential of two Linear layers.").format(
+          what=what, result_type=type(result).__name__)
     W = layer.weight.detach()
     norm = torch.linalg.matrix_norm(W.double()).item() + 1e-12
     error = torch.linalg.matrix_norm(W.double() - composite_weight(result)).item()
     assert abs(error - eckart_young_error(W, rank)) <= tolerance(dtype) * norm, (
-        f"{what}: the two layers multiply to a matrix at distance {error:.6g} from the weight; "
-        f"the best rank-{rank} distance is {eckart_young_error(W, rank):.6g}.")
+        _("{what}: the two layers multiply to a matrix at distance {error:.6g} from the "
+          "weight; the best rank-{rank} distance is {eckart_young_error_w_rank:.6g}.").format(
+          what=what, error=error, rank=rank,
+          eckart_young_error_w_rank=eckart_young_error(W, rank)))
     x = torch.randn(4, n_in, dtype=dtype)
     reference, unique = truncated_svd(W, rank)
     if unique:
@@ -343,13 +367,15 @@ def test_factorize_linear_matches_truncated_svd(nb, spec, data):
         with torch.no_grad():
             got = result(x).double()
         assert torch.allclose(got, expected, atol=1e-3 if dtype == torch.float32 else 1e-9), (
-            f"{what}: outputs differ from x @ W_r.T + bias (W_r the truncated SVD) by "
-            f"{(got - expected).abs().max().item():.3g}.")
+            _("{what}: outputs differ from x @ W_r.T + bias (W_r the truncated SVD) by "
+              "{got_expected_abs_max_value:.3g}.").format(
+              what=what, got_expected_abs_max_value=(got - expected).abs().max().item()))
     if rank == min(n_in, n_out):
         with torch.no_grad():
             gap = (result(x) - layer(x)).abs().max().item()
         assert gap <= (1e-4 if dtype == torch.float32 else 1e-10), \
-            f"{what} is full rank; it must compute what the layer computes (differs by {gap:.3g})."
+            _("{what} is full rank; it must compute what the layer computes (differs by "
+              "{gap:.3g}).").format(what=what, gap=gap)
 
 
 @pytest.mark.exercise("factorize_linear", points=2, check="errors", weight=1)
@@ -391,26 +417,33 @@ def max_conv_rank(conv: nn.Conv2d) -> int:
 def test_factorize_conv_layer_structure(nb, spec, data):
     conv, x = make_conv(spec)
     rank = data.draw(st.integers(1, max_conv_rank(conv)), label="rank")
-    what = f"factorize_conv({conv!r} ({spec['dtype']}), rank={rank})"
+    what = _("factorize_conv({conv!r} ({spec_dtype}), rank={rank})").format(
+             conv=conv, spec_dtype=spec['dtype'], rank=rank)
     result = call(nb.factorize_conv, conv, rank)
     check_factorized_structure(result, conv, rank, what)
     first, second = result
     assert (first.in_channels, first.out_channels, first.kernel_size, first.stride,
             first.padding, first.dilation) == (conv.in_channels, rank, conv.kernel_size,
                                                conv.stride, conv.padding, conv.dilation), (
-        f"{what} returned first layer {first!r}; expected Conv2d({conv.in_channels}, {rank}, "
-        f"kernel_size={conv.kernel_size}, stride={conv.stride}, padding={conv.padding}, "
-        f"dilation={conv.dilation}).")
+        _("{what} returned first layer {first!r}; expected Conv2d({conv_in_channels}, "
+          "{rank}, kernel_size={conv_kernel_size}, stride={conv_stride}, "
+          "padding={conv_padding}, dilation={conv_dilation}).").format(
+          what=what, first=first, conv_in_channels=conv.in_channels, rank=rank,
+          conv_kernel_size=conv.kernel_size, conv_stride=conv.stride, conv_padding=conv.padding,
+          conv_dilation=conv.dilation))
     assert (second.in_channels, second.out_channels, second.kernel_size, second.stride,
             second.padding, second.dilation) == (rank, conv.out_channels, (1, 1), (1, 1),
                                                  (0, 0), (1, 1)), (
-        f"{what} returned second layer {second!r}; expected Conv2d({rank}, {conv.out_channels}, "
-        "kernel_size=1) with stride 1, no padding, no dilation.")
+        _("{what} returned second layer {second!r}; expected Conv2d({rank}, "
+          "{conv_out_channels}, kernel_size=1) with stride 1, no padding, no dilation.").format(
+          what=what, second=second, rank=rank, conv_out_channels=conv.out_channels))
     assert training_leaves_original(conv, result, x), \
-        f"{what}: a training step on the factorization changed the original conv."
+        _("{what}: a training step on the factorization changed the original conv.").format(
+          what=what)
     assert training_in_child_leaves_original(nb.factorize_conv, conv, rank, x), (
-        f"{what}: a training step on the factorization changed the original conv: the new "
-        "layers must own copies of the numbers (no parameter, e.g. the bias, may be shared).")
+        _("{what}: a training step on the factorization changed the original conv: the "
+          "new layers must own copies of the numbers (no parameter, e.g. the bias, may "
+          "be shared).").format(what=what))
 
 
 @pytest.mark.exercise("factorize_conv", points=3, check="main property", weight=2)
@@ -421,21 +454,28 @@ def test_factorize_conv_matches_truncated_svd(nb, spec, data):
     dtype, c_out = spec["dtype"], conv.out_channels
     max_rank = max_conv_rank(conv)
     rank = data.draw(st.one_of(st.just(max_rank), st.integers(1, max_rank)), label="rank")
-    what = f"factorize_conv({conv!r} ({dtype}), rank={rank})"
+    what = _("factorize_conv({conv!r} ({dtype}), rank={rank})").format(
+             conv=conv, dtype=dtype, rank=rank)
     result = call(nb.factorize_conv, conv, rank)
     assert isinstance(result, nn.Sequential) and len(result) == 2, \
-        f"{what} returned {type(result).__name__}; expected nn.Sequential of two Conv2d layers."
+        _("{what} returned {result_type}; expected nn.Sequential of two Conv2d layers.").format(
+          what=what, result_type=type(result).__name__)
     flat = conv.weight.detach().reshape(c_out, -1)
     norm = torch.linalg.matrix_norm(flat.double()).item() + 1e-12
     product = composite_weight(result)
     assert product.numel() == flat.numel(), (
-        f"{what}: the two convs combine to a weight of shape {tuple(product.shape)}; expected "
-        f"{tuple(conv.weight.shape)}.")
+        _("{what}: the two convs combine to a weight of shape {product_shape}; expected "
+          "{conv_weight_shape}.").format(
+          what=what, product_shape=tuple(product.shape),
+          conv_weight_shape=tuple(conv.weight.shape)))
     error = torch.linalg.matrix_norm(flat.double() - product.reshape(c_out, -1)).item()
     assert abs(error - eckart_young_error(flat, rank)) <= tolerance(dtype) * norm, (
-        f"{what}: the two convs combine to a weight at distance {error:.6g} from the original; "
-        f"the best rank-{rank} distance is {eckart_young_error(flat, rank):.6g}; check how B is "
-        "reshaped to [rank, C_in, kh, kw] (the order of weight.reshape(C_out, -1)).")
+        _("{what}: the two convs combine to a weight at distance {error:.6g} from the "
+          "original; the best rank-{rank} distance is "
+          "{eckart_young_error_flat_rank:.6g}; check how B is reshaped to [rank, C_in, "
+          "kh, kw] (the order of weight.reshape(C_out, -1)).").format(
+          what=what, error=error, rank=rank,
+          eckart_young_error_flat_rank=eckart_young_error(flat, rank)))
     reference, unique = truncated_svd(flat, rank)
     atol = 1e-3 if dtype == torch.float32 else 1e-9
     with torch.no_grad():
@@ -446,15 +486,17 @@ def test_factorize_conv_matches_truncated_svd(nb, spec, data):
                 None if conv.bias is None else conv.bias.double(), conv.stride, conv.padding,
                 conv.dilation)
             assert got.shape == expected.shape and torch.allclose(got, expected, atol=atol), (
-                f"{what}: on input {tuple(x.shape)} the output differs from the conv with the "
-                "truncated-SVD weight (shape "
-                f"{tuple(got.shape)} vs {tuple(expected.shape)}); check how B is reshaped to "
-                "[rank, C_in, kh, kw] (the order of weight.reshape(C_out, -1)).")
+                _("{what}: on input {x_shape} the output differs from the conv with the "
+                  "truncated-SVD weight (shape {got_shape} vs {expected_shape}); check "
+                  "how B is reshaped to [rank, C_in, kh, kw] (the order of "
+                  "weight.reshape(C_out, -1)).").format(
+                  what=what, x_shape=tuple(x.shape), got_shape=tuple(got.shape),
+                  expected_shape=tuple(expected.shape)))
         if rank == max_rank:
             original = conv(x).double()
             assert got.shape == original.shape and torch.allclose(got, original, atol=atol), (
-                f"{what} is full rank; on input {tuple(x.shape)} it must compute what the conv "
-                "computes.")
+                _("{what} is full rank; on input {x_shape} it must compute what the "
+                  "conv computes.").format(what=what, x_shape=tuple(x.shape)))
 
 
 @pytest.mark.exercise("factorize_conv", points=3, check="errors", weight=1)

@@ -32,6 +32,7 @@ from compress_course.checks.acceleration import (
     run_average_gradients,
     top_operators_error,
 )
+from compress_course.i18n import _
 
 NOTEBOOK = "05_acceleration"
 
@@ -84,7 +85,8 @@ def test_ring_allreduce_leaves_inputs_and_float32(nb):
     problem = ring_allreduce_error(nb.ring_allreduce, tensors)
     assert problem is None, problem
     for k, (before, after) in enumerate(zip(copies, tensors, strict=True)):
-        assert torch.equal(before, after), f"ring_allreduce modified worker {k}'s input tensor."
+        assert torch.equal(before, after), _("ring_allreduce modified worker {k}'s "
+                                             "input tensor.").format(k=k)
 
 
 @pytest.mark.exercise("ring_allreduce", points=3, check="ring schedule", weight=2)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from compress_course.checks import call, expect_value_error, relative_index_example
+from compress_course.i18n import _
 
 NOTEBOOK = "06_capstone"
 PARTS = ("values", "positions", "codebooks", "huffman_tables", "headers", "biases")
@@ -95,15 +96,20 @@ def assert_ledger(nb, model, model_text, index_bits, shared, huffman):
                huffman=huffman)
     expected = reference_bits(model, index_bits, shared, huffman)
     text = describe_call(model_text, index_bits, shared, huffman)
-    assert isinstance(got, dict), f"{text} returned a {type(got).__name__}; expected a dict."
+    assert isinstance(got, dict), _("{text} returned a {got_type}; expected a dict.").format(
+                                    text=text, got_type=type(got).__name__)
     for part in (*PARTS, "total"):
-        assert part in got, f"{text} returned no {part!r} entry; expected keys {PARTS} and total."
+        assert part in got, _("{text} returned no {part!r} entry; expected keys {parts} "
+                              "and total.").format(text=text, part=part, parts=PARTS)
         assert got[part] == expected[part], (
-            f"{text} counted {part}={got[part]!r}; expected {expected[part]} "
-            f"(the full expected ledger: {expected}).")
+            _("{text} counted {part}={got_part!r}; expected {expected_part} (the full "
+              "expected ledger: {expected}).").format(
+              text=text, part=part, got_part=got[part], expected_part=expected[part],
+              expected=expected))
         assert isinstance(got[part], int) and not isinstance(got[part], bool), (
-            f"{text} returned {part}={got[part]!r} of type {type(got[part]).__name__}; "
-            "expected a Python int.")
+            _("{text} returned {part}={got_part!r} of type {got_part_type}; expected a "
+              "Python int.").format(
+              text=text, part=part, got_part=got[part], got_part_type=type(got[part]).__name__))
 
 
 # ------------------------------------------------------------------- huffman_code_lengths
@@ -118,50 +124,58 @@ def test_huffman_is_an_optimal_complete_prefix_code(nb, counts):
     got = call(nb.huffman_code_lengths, counts)
     positive = {s for s, c in counts.items() if c > 0}
     assert isinstance(got, dict) and set(got) == positive, (
-        f"huffman_code_lengths({counts}) returned {got}; expected a dict with exactly the "
-        f"symbols whose count is positive: {sorted(map(repr, positive))}.")
+        _("huffman_code_lengths({counts}) returned {got}; expected a dict with exactly "
+          "the symbols whose count is positive: {sorted_map_repr_positive}.").format(
+          counts=counts, got=got, sorted_map_repr_positive=sorted(map(repr, positive))))
     assert all(isinstance(n, int) and n >= 1 for n in got.values()), (
-        f"huffman_code_lengths({counts}) returned {got}; every code length must be an int >= 1.")
+        _("huffman_code_lengths({counts}) returned {got}; every code length must be an "
+          "int >= 1.").format(counts=counts, got=got))
     if len(positive) == 1:
         assert list(got.values()) == [1], (
-            f"huffman_code_lengths({counts}) returned {got}; a lone symbol gets length 1.")
+            _("huffman_code_lengths({counts}) returned {got}; a lone symbol gets length "
+              "1.").format(counts=counts, got=got))
         return
     if not positive:
         return
     kraft = sum(Fraction(1, 2**n) for n in got.values())
-    assert kraft == 1, (f"huffman_code_lengths({counts}) returned {got}: the sum of 2**-length "
-                        f"is {kraft}; a Huffman code is complete, the sum must be exactly 1.")
+    assert kraft == 1, (_("huffman_code_lengths({counts}) returned {got}: the sum of "
+                          "2**-length is {kraft}; a Huffman code is complete, the sum "
+                          "must be exactly 1.").format(counts=counts, got=got, kraft=kraft))
     cost = sum(counts[s] * got[s] for s in got)
     best = optimal_cost(list(counts.values()))
-    assert cost == best, (f"huffman_code_lengths({counts}) returned {got}, which costs {cost} "
-                          f"bits; the optimal prefix code costs {best} bits.")
+    assert cost == best, (_("huffman_code_lengths({counts}) returned {got}, which costs "
+                            "{cost} bits; the optimal prefix code costs {best} bits.").format(
+                            counts=counts, got=got, cost=cost, best=best))
 
 
 @pytest.mark.exercise("huffman_code_lengths", points=4, check="edge cases", weight=1)
 def test_huffman_edge_cases(nb):
     cases = [
-        ({"x": 7}, {"x": 1}, "a lone symbol gets length 1"),
-        ({"x": 7, "y": 0}, {"x": 1}, "zero counts are left out; the one symbol left gets 1"),
-        ({}, {}, "no symbols"),
-        ({"x": 0, "y": 0}, {}, "all counts zero"),
-        ({1: 1, "one": 1}, {1: 1, "one": 1}, "symbols of different types (never compare them)"),
-        ({0.5: 3, -0.5: 1, 0.0: 1}, {0.5: 1, -0.5: 2, 0.0: 2}, "float symbols"),
+        ({"x": 7}, {"x": 1}, _("a lone symbol gets length 1")),
+        ({"x": 7, "y": 0}, {"x": 1}, _("zero counts are left out; the one symbol left gets 1")),
+        ({}, {}, _("no symbols")),
+        ({"x": 0, "y": 0}, {}, _("all counts zero")),
+        ({1: 1, "one": 1}, {1: 1, "one": 1},
+         _("symbols of different types (never compare them)")),
+        ({0.5: 3, -0.5: 1, 0.0: 1}, {0.5: 1, -0.5: 2, 0.0: 2}, _("float symbols")),
     ]
     for counts, expected, why in cases:
         got = call(nb.huffman_code_lengths, counts)
-        assert got == expected, (f"huffman_code_lengths({counts}) returned {got}; expected "
-                                 f"{expected} ({why}).")
+        assert got == expected, (_("huffman_code_lengths({counts}) returned {got}; "
+                                   "expected {expected} ({why}).").format(
+                                   counts=counts, got=got, expected=expected, why=why))
     fibonacci = [1, 1, 2, 3, 5, 8, 13, 21, 34, 55]
     counts = {f"s{i}": c for i, c in enumerate(fibonacci)}
     got = call(nb.huffman_code_lengths, counts)
     assert sorted(got.values()) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 9], (
-        f"huffman_code_lengths(Fibonacci counts {fibonacci}) returned {got}; the optimal code "
-        "is maximally deep here: lengths 9, 9, 8, 7, ..., 1.")
+        _("huffman_code_lengths(Fibonacci counts {fibonacci}) returned {got}; the "
+          "optimal code is maximally deep here: lengths 9, 9, 8, 7, ..., 1.").format(
+          fibonacci=fibonacci, got=got))
     uniform = {i: 5 for i in range(16)}
     got = call(nb.huffman_code_lengths, uniform)
     assert set(got.values()) == {4}, (
-        f"huffman_code_lengths(16 symbols with equal counts) returned {got}; expected length 4 "
-        "for every symbol.")
+        _("huffman_code_lengths(16 symbols with equal counts) returned {got}; expected "
+          "length 4 for every symbol.").format(got=got))
 
 
 @pytest.mark.exercise("huffman_code_lengths", points=4, check="errors", weight=1)
@@ -206,8 +220,9 @@ flags = st.sampled_from([(False, False), (False, True), (True, False), (True, Tr
        flags=flags)
 def test_deep_compression_bits_matches_independent_count(nb, layers, index_bits, flags):
     model = nn.Sequential(*layers)
-    text = "Sequential(" + ", ".join(repr(layer) for layer in layers) + \
-        f") with {sum(int((m.weight != 0).sum()) for m in layers)} nonzero weights"
+    text = _("{model} with {nonzeros} nonzero weights").format(
+        model="Sequential(" + ", ".join(repr(layer) for layer in layers) + ")",
+        nonzeros=sum(int((m.weight != 0).sum()) for m in layers))
     assert_ledger(nb, model, text, index_bits, *flags)
 
 
@@ -215,7 +230,7 @@ def test_deep_compression_bits_matches_independent_count(nb, layers, index_bits,
 def test_deep_compression_bits_worked_example(nb):
     example = relative_index_example()
     for shared, huffman in [(False, False), (False, True), (True, False), (True, True)]:
-        assert_ledger(nb, example, "the lesson's Linear(12, 1) example", 2, shared, huffman)
+        assert_ledger(nb, example, _("the lesson's Linear(12, 1) example"), 2, shared, huffman)
 
 
 @pytest.mark.exercise("deep_compression_bits", points=6, check="edge cases", weight=2)
@@ -230,7 +245,9 @@ def test_deep_compression_bits_padding_boundaries(nb):
                 layer.weight.zero_()
                 layer.weight[0, leading] = 1.0
                 layer.weight[0, leading + 2] = -1.0
-            text = f"Linear({leading + 3}, 1) with nonzeros at positions {leading} and {leading + 2}"
+            text = _("Linear({leading_3}, 1) with nonzeros at positions {leading} and "
+                     "{leading_2}").format(
+                     leading_3=leading + 3, leading=leading, leading_2=leading + 2)
             for shared, huffman in [(True, False), (False, False), (True, True)]:
                 assert_ledger(nb, layer, text, b, shared, huffman)
 
@@ -241,24 +258,26 @@ def test_deep_compression_bits_dense_empty_and_other_parameters(nb):
     with torch.no_grad():
         dense.weight.copy_(torch.tensor([0.25, -0.5, 1.0, 2.0]).repeat(5, 1).T)
     for shared, huffman in [(False, False), (True, False), (True, True)]:
-        assert_ledger(nb, dense, "Linear(5, 4) with no zero weight and 4 distinct values", 3,
+        assert_ledger(nb, dense, _("Linear(5, 4) with no zero weight and 4 distinct values"), 3,
                       shared, huffman)
     got = call(nb.deep_compression_bits, dense, index_bits=3, shared=False, huffman=False)
     assert got["values"] == 32 * 20 and got["positions"] == 3 * 20, (
-        f"deep_compression_bits(Linear(5, 4) without zeros, index_bits=3, shared=False, "
-        f"huffman=False) returned {got}; expected values 640 (20 x 32) and positions 60 "
-        "(20 x 3): a dense weight still stores one run (0) per entry.")
+        _("deep_compression_bits(Linear(5, 4) without zeros, index_bits=3, "
+          "shared=False, huffman=False) returned {got}; expected values 640 (20 x 32) "
+          "and positions 60 (20 x 3): a dense weight still stores one run (0) per entry.").format(
+          got=got))
     empty = nn.Sequential(nn.Linear(30, 2), nn.ReLU(), nn.Linear(2, 3, bias=False))
     with torch.no_grad():
         empty[0].weight.zero_()
         empty[2].weight.fill_(0.5)
-    assert_ledger(nb, empty, "a Linear(30, 2) with an all-zero weight, then Linear(2, 3) of 0.5s",
+    assert_ledger(nb, empty,
+                  _("a Linear(30, 2) with an all-zero weight, then Linear(2, 3) of 0.5s"),
                   4, True, True)
     with_bn = nn.Sequential(nn.Conv2d(1, 2, 2, bias=False), nn.BatchNorm2d(2))
     with torch.no_grad():
         with_bn[0].weight.copy_(torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]).view(2, 1, 2, 2))
-    assert_ledger(nb, with_bn, "Conv2d(1, 2, 2) then BatchNorm2d(2) (its weight and bias are "
-                  "stored dense; its buffers are not parameters)", 2, True, True)
+    assert_ledger(nb, with_bn, _("Conv2d(1, 2, 2) then BatchNorm2d(2) (its weight and bias are "
+                                 "stored dense; its buffers are not parameters)"), 2, True, True)
     assert math.isfinite(reference_bits(with_bn)["total"])
 
 
@@ -267,9 +286,10 @@ def test_deep_compression_bits_default_arguments(nb):
     layer = relative_index_example()
     got = call(nb.deep_compression_bits, layer)
     expected = reference_bits(layer)
-    assert got == expected, (f"deep_compression_bits(the lesson's Linear(12, 1) example) with its "
-                             f"defaults (index_bits=5, shared=True, huffman=True) returned {got}; "
-                             f"expected {expected}.")
+    assert got == expected, (_("deep_compression_bits(the lesson's Linear(12, 1) "
+                               "example) with its defaults (index_bits=5, shared=True, "
+                               "huffman=True) returned {got}; expected {expected}.").format(
+                               got=got, expected=expected))
 
 
 @pytest.mark.exercise("deep_compression_bits", points=6, check="errors", weight=1)

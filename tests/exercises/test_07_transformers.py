@@ -25,6 +25,7 @@ from compress_course.checks import (
     expect_value_error,
     largest_intermediate,
 )
+from compress_course.i18n import _
 
 NOTEBOOK = "07_transformers"
 NO_SHRINK = [Phase.explicit, Phase.generate]
@@ -56,15 +57,20 @@ def reference_attention(q, k, v):
 def assert_attention(got, q, k, v, what):
     expected = reference_attention(q, k, v)
     assert isinstance(got, torch.Tensor) and got.shape == q.shape, (
-        f"{what} returned {describe(got)}; expected a tensor of shape {tuple(q.shape)}.")
-    assert got.dtype == q.dtype, f"{what} returned dtype {got.dtype}; expected {q.dtype}."
+        _("{what} returned {got_text}; expected a tensor of shape {q_shape}.").format(
+          what=what, got_text=describe(got), q_shape=tuple(q.shape)))
+    assert got.dtype == q.dtype, _("{what} returned dtype {got_dtype}; expected "
+                                   "{q_dtype}.").format(
+                                   what=what, got_dtype=got.dtype, q_dtype=q.dtype)
     tol = 2e-5 if q.dtype == torch.float32 else 1e-10
     gap = (got.double() - expected).abs().max().item()
     assert gap <= tol * (1 + v.abs().max().item()), (
-        f"{what} differs from causal softmax(q k^T / sqrt(d)) v by up to {gap:.3g}.")
+        _("{what} differs from causal softmax(q k^T / sqrt(d)) v by up to {gap:.3g}.").format(
+          what=what, gap=gap))
     sdpa = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), is_causal=True)
     assert (got.double() - sdpa).abs().max().item() <= tol * (1 + v.abs().max().item()), (
-        f"{what} differs from F.scaled_dot_product_attention(..., is_causal=True).")
+        _("{what} differs from F.scaled_dot_product_attention(..., is_causal=True).").format(
+          what=what))
 
 
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 40),
@@ -79,7 +85,8 @@ shapes = st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 40),
 def test_causal_attention_matches_reference(nb, shape, dtype, seed):
     q, k, v = qkv(seed, shape, dtype)
     got = call(nb.causal_attention, q, k, v)
-    assert_attention(got, q, k, v, f"causal_attention(q, k, v of shape {shape}, {dtype})")
+    assert_attention(got, q, k, v, _("causal_attention(q, k, v of shape {shape}, "
+                                     "{dtype})").format(shape=shape, dtype=dtype))
 
 
 @pytest.mark.exercise("causal_attention", points=2, check="edge cases", weight=1)
@@ -88,10 +95,11 @@ def test_causal_attention_edge_cases(nb):
         q, k, v = qkv(7, shape, torch.float32, scale)
         got = call(nb.causal_attention, q, k, v)
         assert torch.isfinite(got).all(), (
-            f"causal_attention(q, k of shape {shape} scaled by {scale}) returned inf or NaN; "
-            "large scores must not overflow (subtract each row's maximum, as torch.softmax "
-            "does).")
-        assert_attention(got, q, k, v, f"causal_attention(shape {shape}, scores x{scale}^2)")
+            _("causal_attention(q, k of shape {shape} scaled by {scale}) returned inf "
+              "or NaN; large scores must not overflow (subtract each row's maximum, as "
+              "torch.softmax does).").format(shape=shape, scale=scale))
+        assert_attention(got, q, k, v, _("causal_attention(shape {shape}, scores "
+                                         "x{scale}^2)").format(shape=shape, scale=scale))
 
 
 @pytest.mark.exercise("causal_attention", points=2, check="errors", weight=1)
@@ -115,8 +123,9 @@ def test_causal_attention_errors(nb):
 def test_online_softmax_attention_matches_reference(nb, shape, dtype, seed, block):
     q, k, v = qkv(seed, shape, dtype)
     got = call(nb.online_softmax_attention, q, k, v, block)
-    assert_attention(got, q, k, v, f"online_softmax_attention(q, k, v of shape {shape}, "
-                     f"{dtype}, block_size={block})")
+    assert_attention(got, q, k, v, _("online_softmax_attention(q, k, v of shape "
+                                     "{shape}, {dtype}, block_size={block})").format(
+                                     shape=shape, dtype=dtype, block=block))
 
 
 @pytest.mark.exercise("online_softmax_attention", points=3, check="edge cases", weight=1)
@@ -127,19 +136,21 @@ def test_online_softmax_attention_edge_cases(nb):
         q, k, v = qkv(11, shape, torch.float32, scale)
         got = call(nb.online_softmax_attention, q, k, v, block)
         assert torch.isfinite(got).all(), (
-            f"online_softmax_attention(shape {shape}, block_size={block}, scores x{scale}^2) "
-            "returned inf or NaN; subtract the running maximum before exp and rescale what was "
-            "accumulated by exp(old max - new max).")
-        assert_attention(got, q, k, v, f"online_softmax_attention(shape {shape}, "
-                         f"block_size={block}, scores x{scale}^2)")
+            _("online_softmax_attention(shape {shape}, block_size={block}, scores "
+              "x{scale}^2) returned inf or NaN; subtract the running maximum before exp "
+              "and rescale what was accumulated by exp(old max - new max).").format(
+              shape=shape, block=block, scale=scale))
+        assert_attention(got, q, k, v, _("online_softmax_attention(shape {shape}, "
+                                         "block_size={block}, scores x{scale}^2)").format(
+                                         shape=shape, block=block, scale=scale))
     # Scores that grow along the keys: the running maximum changes in every block.
     T = 20
     q = torch.ones(1, 1, T, 2)
     k = torch.arange(T, dtype=torch.float32).reshape(1, 1, T, 1).repeat(1, 1, 1, 2) * 3
     v = torch.randn(1, 1, T, 2, generator=torch.Generator().manual_seed(3))
     got = call(nb.online_softmax_attention, q, k, v, 3)
-    assert_attention(got, q, k, v, "online_softmax_attention(scores rising along the keys, "
-                     "block_size=3)")
+    assert_attention(got, q, k, v, _("online_softmax_attention(scores rising along the keys, "
+                                     "block_size=3)"))
 
 
 def largest_tensor_scenario(function, q, k, v, block):
@@ -156,11 +167,12 @@ def test_online_softmax_attention_never_builds_the_score_matrix(nb, shape, block
     runner = getattr(function, "run_with", None)
     largest = (runner(largest_tensor_scenario, q, k, v, block) if runner else
                largest_tensor_scenario(function, q, k, v, block))
-    B, H, T, _ = shape
+    B, H, T, _unused = shape
     assert isinstance(largest, int) and largest < B * H * T * T, (
-        f"online_softmax_attention(q, k, v of shape {shape}, block_size={block}) created a "
-        f"tensor of {largest} elements, as many as the full score matrix ({B * H * T * T}); "
-        "work on [T, block_size] scores one key block at a time.")
+        _("online_softmax_attention(q, k, v of shape {shape}, block_size={block}) "
+          "created a tensor of {largest} elements, as many as the full score matrix "
+          "({b_h_t_t}); work on [T, block_size] scores one key block at a time.").format(
+          shape=shape, block=block, largest=largest, b_h_t_t=B * H * T * T))
 
 
 @pytest.mark.exercise("online_softmax_attention", points=3, check="errors", weight=1)
@@ -174,11 +186,13 @@ def test_online_softmax_attention_errors(nb):
 
 def as_cache(result, what):
     assert isinstance(result, tuple) and len(result) == 2, (
-        f"{what} returned {describe(result)}; expected (out, (K, V)).")
+        _("{what} returned {result_text}; expected (out, (K, V)).").format(
+          what=what, result_text=describe(result)))
     out, cache = result
     assert isinstance(cache, tuple) and len(cache) == 2 and all(
         isinstance(c, torch.Tensor) for c in cache), (
-        f"{what} returned cache {describe(cache)}; expected a tuple (K, V) of tensors.")
+        _("{what} returned cache {cache_text}; expected a tuple (K, V) of tensors.").format(
+          what=what, cache_text=describe(cache)))
     return out, cache
 
 
@@ -194,15 +208,18 @@ def test_attend_with_cache_step_by_step(nb, shape, dtype, seed, start):
     cache = None if start == 0 else (k[:, :, :start].clone(), v[:, :, :start].clone())
     outputs = []
     for t in range(start, min(T, start + 6)):
-        what = f"attend_with_cache(step {t}, {dtype}, cache of {t} positions)"
+        what = _("attend_with_cache(step {t}, {dtype}, cache of {t} positions)").format(
+                 t=t, dtype=dtype)
         out, cache = as_cache(call(nb.attend_with_cache, q[:, :, t:t + 1], k[:, :, t:t + 1],
                                    v[:, :, t:t + 1], cache), what)
         assert cache[0].shape == (B, H, t + 1, d) and cache[1].shape == (B, H, t + 1, d), (
-            f"{what} returned K {tuple(cache[0].shape)}, V {tuple(cache[1].shape)}; expected "
-            f"both {(B, H, t + 1, d)}.")
+            _("{what} returned K {cache_0_shape}, V {cache_1_shape}; expected both "
+              "{b_h_t_1_d}.").format(
+              what=what, cache_0_shape=tuple(cache[0].shape),
+              cache_1_shape=tuple(cache[1].shape), b_h_t_1_d=(B, H, t + 1, d)))
         assert torch.equal(cache[0], k[:, :, :t + 1]) and torch.equal(cache[1], v[:, :, :t + 1]), (
-            f"{what}: the cache must hold the old keys/values followed by the new ones, "
-            "unchanged.")
+            _("{what}: the cache must hold the old keys/values followed by the new "
+              "ones, unchanged.").format(what=what))
         outputs.append(out)
     stop = start + len(outputs)
     expected = reference_attention(q, k, v)[:, :, start:stop]
@@ -210,8 +227,9 @@ def test_attend_with_cache_step_by_step(nb, shape, dtype, seed, start):
     tol = 2e-5 if dtype == torch.float32 else 1e-10
     assert got.dtype == dtype and (got.double() - expected).abs().max().item() <= tol * (
         1 + v.abs().max().item()), (
-        f"attend_with_cache ({dtype}) outputs at steps {start}..{stop - 1} differ from causal "
-        "attention over the whole sequence.")
+        _("attend_with_cache ({dtype}) outputs at steps {start}..{stop_1} differ from "
+          "causal attention over the whole sequence.").format(
+          dtype=dtype, start=start, stop_1=stop - 1))
 
 
 def generation_scenario(function, seed):
@@ -223,8 +241,8 @@ def generation_scenario(function, seed):
 def test_attend_with_cache_greedy_generation(nb, seed):
     function = nb.attend_with_cache
     runner = getattr(function, "run_with", None)
-    cached, _ = (runner(generation_scenario, seed) if runner else
-                 generation_scenario(function, seed))
+    cached, _unused = (runner(generation_scenario, seed) if runner else
+                       generation_scenario(function, seed))
     # The reference is recomputed here, never in the learner's process.
     from compress_course import models
     torch.manual_seed(seed)
@@ -232,8 +250,9 @@ def test_attend_with_cache_greedy_generation(nb, seed):
     prompt = torch.randint(0, 11, (2, 5))
     recomputed = models.generate(model, prompt, 10)
     assert isinstance(cached, torch.Tensor) and torch.equal(cached, recomputed), (
-        f"greedy decoding (seed {seed}) with attend_with_cache gave {describe(cached)}; full "
-        f"recomputation gave {recomputed[0].tolist()}.")
+        _("greedy decoding (seed {seed}) with attend_with_cache gave {cached_text}; "
+          "full recomputation gave {recomputed_0_list}.").format(
+          seed=seed, cached_text=describe(cached), recomputed_0_list=recomputed[0].tolist()))
 
 
 @pytest.mark.exercise("attend_with_cache", points=3, check="errors", weight=1)
@@ -269,25 +288,29 @@ def reference_groupwise(w, bits, group_size):
 
 def assert_format(result, w, bits, group_size, what):
     assert isinstance(result, tuple) and len(result) == 3, (
-        f"{what} returned {describe(result)}; expected (codes, scales, zeros).")
+        _("{what} returned {result_text}; expected (codes, scales, zeros).").format(
+          what=what, result_text=describe(result)))
     codes, scales, zeros = result
     n_groups = w.shape[1] // group_size
     assert isinstance(codes, torch.Tensor) and codes.shape == w.shape and \
         not codes.is_floating_point() and codes.dtype != torch.bool, (
-        f"{what} returned codes {describe(codes)}; expected an integer tensor of shape "
-        f"{tuple(w.shape)}.")
+        _("{what} returned codes {codes_text}; expected an integer tensor of shape "
+          "{w_shape}.").format(what=what, codes_text=describe(codes), w_shape=tuple(w.shape)))
     assert isinstance(scales, torch.Tensor) and scales.shape == (w.shape[0], n_groups) and \
         scales.dtype == w.dtype, (
-        f"{what} returned scales {describe(scales)}; expected {w.dtype} of shape "
-        f"{(w.shape[0], n_groups)}.")
+        _("{what} returned scales {scales_text}; expected {w_dtype} of shape "
+          "{w_shape_0_n_groups}.").format(
+          what=what, scales_text=describe(scales), w_dtype=w.dtype,
+          w_shape_0_n_groups=(w.shape[0], n_groups)))
     assert isinstance(zeros, torch.Tensor) and zeros.shape == (w.shape[0], n_groups) and \
         not zeros.is_floating_point() and zeros.dtype != torch.bool, (
-        f"{what} returned zeros {describe(zeros)}; expected an integer tensor of shape "
-        f"{(w.shape[0], n_groups)}.")
+        _("{what} returned zeros {zeros_text}; expected an integer tensor of shape "
+          "{w_shape_0_n_groups}.").format(
+          what=what, zeros_text=describe(zeros), w_shape_0_n_groups=(w.shape[0], n_groups)))
     qmax = 2 ** bits - 1
     assert 0 <= codes.min().item() and codes.max().item() <= qmax and \
         0 <= zeros.min().item() and zeros.max().item() <= qmax, (
-        f"{what}: codes and zero points must lie in [0, {qmax}].")
+        _("{what}: codes and zero points must lie in [0, {qmax}].").format(what=what, qmax=qmax))
     return codes, scales, zeros
 
 
@@ -307,27 +330,35 @@ def test_quantize_groupwise_matches_definition(nb, out_f, n_groups, group, bits,
                                                shift):
     g = torch.Generator().manual_seed(seed)
     w = (torch.randn(out_f, n_groups * group, generator=g, dtype=torch.float64) + shift).to(dtype)
-    what = f"quantize_groupwise({dtype} w of shape {tuple(w.shape)}, bits={bits}, " \
-        f"group_size={group})"
+    what = _("quantize_groupwise({dtype} w of shape {w_shape}, bits={bits}, "
+             "group_size={group})").format(
+             dtype=dtype, w_shape=tuple(w.shape), bits=bits, group=group)
     codes, scales, zeros = assert_format(call(nb.quantize_groupwise, w, bits, group), w, bits,
                                          group, what)
     ref_codes, ref_scales, ref_zeros = reference_groupwise(w, bits, group)
     assert torch.allclose(scales.double(), ref_scales.double(), rtol=1e-5, atol=0), (
-        f"{what}: scales {describe(scales)} differ from (max(group max, 0) - min(group min, 0)) "
-        f"/ (2**bits - 1) = {describe(ref_scales)}.")
+        _("{what}: scales {scales_text} differ from (max(group max, 0) - min(group min, "
+          "0)) / (2**bits - 1) = {ref_scales_text}.").format(
+          what=what, scales_text=describe(scales), ref_scales_text=describe(ref_scales)))
     assert (zeros - ref_zeros).abs().max().item() <= 1, (
-        f"{what}: zero points {describe(zeros)}; expected round(-min(group min, 0) / scale) = "
-        f"{describe(ref_zeros)}.")
+        _("{what}: zero points {zeros_text}; expected round(-min(group min, 0) / scale) "
+          "= {ref_zeros_text}.").format(
+          what=what, zeros_text=describe(zeros), ref_zeros_text=describe(ref_zeros)))
     settled = ~near_tie(w, ref_scales, group) & (zeros == ref_zeros).repeat_interleave(group, 1)
     mismatch = (codes != ref_codes) & settled
     assert not mismatch.any(), (
-        f"{what}: {int(mismatch.sum())} codes differ from clamp(round(w / scale) + zero, 0, "
-        f"2**bits - 1); first at {tuple(mismatch.nonzero()[0].tolist())}: got "
-        f"{codes[mismatch][0].item()}, expected {ref_codes[mismatch][0].item()}.")
+        _("{what}: {int_mismatch_sum} codes differ from clamp(round(w / scale) + zero, "
+          "0, 2**bits - 1); first at {first_index}: got "
+          "{codes_mismatch_0_value}, expected {ref_codes_mismatch_0_value}.").format(
+          what=what, int_mismatch_sum=int(mismatch.sum()),
+          first_index=tuple(mismatch.nonzero()[0].tolist()),
+          codes_mismatch_0_value=codes[mismatch][0].item(),
+          ref_codes_mismatch_0_value=ref_codes[mismatch][0].item()))
     restored = dequantize_groupwise(codes, scales, zeros, group).double()
     step = scales.double().repeat_interleave(group, dim=1)
     assert ((restored - w.double()).abs() <= step * (0.5 + 1e-4)).all(), (
-        f"{what}: (codes - zero) * scale is more than half a step from w somewhere.")
+        _("{what}: (codes - zero) * scale is more than half a step from w somewhere.").format(
+          what=what))
 
 
 @pytest.mark.exercise("quantize_groupwise", points=3, check="edge cases", weight=1)
@@ -337,9 +368,12 @@ def test_quantize_groupwise_edge_cases(nb):
     codes, scales, zeros = assert_format(call(nb.quantize_groupwise, w, 2, 4), w, 2, 4, what)
     restored = dequantize_groupwise(codes, scales, zeros, 4)
     assert torch.allclose(restored, w, atol=1e-6) and scales[0, 1].item() == 1.0, (
-        f"{what} restored {restored[0].tolist()} with scales {scales[0].tolist()}; constant "
-        "groups are exact (0 is always in the range) and an all-zero group gets scale 1.0.")
-    assert torch.all(restored[0, 4:8] == 0), f"{what}: zeros must be restored exactly."
+        _("{what} restored {restored_0_list} with scales {scales_0_list}; constant "
+          "groups are exact (0 is always in the range) and an all-zero group gets scale "
+          "1.0.").format(
+          what=what, restored_0_list=restored[0].tolist(), scales_0_list=scales[0].tolist()))
+    assert torch.all(restored[0, 4:8] == 0), _("{what}: zeros must be restored exactly.").format(
+                                               what=what)
     w = torch.tensor([[0.5, 1.5, 2.5, -0.5]])
     codes, scales, zeros = assert_format(call(nb.quantize_groupwise, w, 8, 4), w, 8, 4,
                                          "quantize_groupwise(bits=8)")
@@ -350,15 +384,17 @@ def test_quantize_groupwise_edge_cases(nb):
                                              10, what)
         ref = reference_groupwise(w, bits, 10)
         assert torch.equal(codes, ref[0].to(codes.dtype)), (
-            f"{what} returned codes {codes.tolist()}; expected {ref[0].tolist()}.")
+            _("{what} returned codes {codes_list}; expected {ref_0_list}.").format(
+              what=what, codes_list=codes.tolist(), ref_0_list=ref[0].tolist()))
     # A zero weight is always restored exactly: 0 lies on the grid.
     w = torch.tensor([[0.0, 0.7, -0.3, 1.1, 0.0, -2.0, 0.4, 0.0]])
     codes, scales, zeros = assert_format(call(nb.quantize_groupwise, w, 3, 8), w, 3, 8,
                                          "quantize_groupwise(bits=3, group_size=8)")
     restored = dequantize_groupwise(codes, scales, zeros, 8)
     assert torch.all(restored[w == 0] == 0), (
-        "quantize_groupwise(w with zeros, bits=3, group_size=8): a zero weight must be restored "
-        f"as exactly 0 (zero point = round(-low / scale)); got {restored[w == 0].tolist()}.")
+        _("quantize_groupwise(w with zeros, bits=3, group_size=8): a zero weight must "
+          "be restored as exactly 0 (zero point = round(-low / scale)); got "
+          "{restored_w_0_list}.").format(restored_w_0_list=restored[w == 0].tolist()))
 
 
 @pytest.mark.exercise("quantize_groupwise", points=3, check="errors", weight=1)
@@ -424,8 +460,9 @@ def test_gptq_matches_small_reference(nb, out_f, n_groups, group, bits, seed, da
     X, H = calibration(seed, n_in)
     w = torch.randn(out_f, n_in, generator=torch.Generator().manual_seed(seed + 1),
                     dtype=torch.float64)
-    what = (f"gptq_quantize(float64 w of shape {tuple(w.shape)}, hessian of correlated inputs, "
-            f"bits={bits}, group_size={group}, damp={damp})")
+    what = (_("gptq_quantize(float64 w of shape {w_shape}, hessian of correlated "
+              "inputs, bits={bits}, group_size={group}, damp={damp})").format(
+              w_shape=tuple(w.shape), bits=bits, group=group, damp=damp))
     codes, scales, zeros = assert_format(call(nb.gptq_quantize, w, H, bits, group, damp), w,
                                          bits, group, what)
     restored = dequantize_groupwise(codes, scales, zeros, group)
@@ -433,11 +470,14 @@ def test_gptq_matches_small_reference(nb, out_f, n_groups, group, bits, seed, da
     same = torch.isclose(restored, expected, rtol=1e-6, atol=1e-9)
     got_error, ref_error = output_error(restored, w, X), output_error(expected, w, X)
     assert same.double().mean().item() >= 0.95 and got_error <= ref_error * 1.02 + 1e-9, (
-        f"{what}: {int((~same).sum())} of {same.numel()} restored weights differ from GPTQ's "
-        f"(calibration error {got_error:.5g}, GPTQ's {ref_error:.5g}). Quantize column j with "
-        "its group's scale (from the group's current, already-updated weights), divide its "
-        "error by U[j, j] and subtract error * U[j, j+1:] from the later columns, U the upper "
-        "Cholesky factor of (H + damp * mean(diag H) * I)^-1.")
+        _("{what}: {int_same_sum} of {same_numel} restored weights differ from GPTQ's "
+          "(calibration error {got_error:.5g}, GPTQ's {ref_error:.5g}). Quantize column "
+          "j with its group's scale (from the group's current, already-updated "
+          "weights), divide its error by U[j, j] and subtract error * U[j, j+1:] from "
+          "the later columns, U the upper Cholesky factor of (H + damp * mean(diag H) * "
+          "I)^-1.").format(
+          what=what, int_same_sum=int((~same).sum()), same_numel=same.numel(),
+          got_error=got_error, ref_error=ref_error))
 
 
 @pytest.mark.exercise("gptq_quantize", points=4, check="main property", weight=2)
@@ -455,30 +495,32 @@ def test_gptq_beats_round_to_nearest_on_calibration_data(nb, bits, group, seed):
     rtn = reference_groupwise(w, bits, group)
     rtn_error = output_error(dequantize_groupwise(*rtn, group), w, X)
     assert gptq_error <= rtn_error, (
-        f"{what}: calibration error ||(W_q - W) X||^2 = {gptq_error:.5g}, not below round to "
-        f"nearest's {rtn_error:.5g}.")
+        _("{what}: calibration error ||(W_q - W) X||^2 = {gptq_error:.5g}, not below "
+          "round to nearest's {rtn_error:.5g}.").format(
+          what=what, gptq_error=gptq_error, rtn_error=rtn_error))
 
 
 @pytest.mark.exercise("gptq_quantize", points=4, check="worked example", weight=1)
 def test_gptq_worked_example_and_identity_hessian(nb):
     example = GPTQ_WORKED_EXAMPLE
     w, H = torch.tensor(example["w"]), torch.tensor(example["hessian"])
-    codes, _, _ = assert_format(call(nb.gptq_quantize, w, H, 1, 3, 0.0), w, 1, 3,
-                                "gptq_quantize(worked example)")
+    codes, _unused, _unused = assert_format(call(nb.gptq_quantize, w, H, 1, 3, 0.0), w, 1, 3,
+                                            _("gptq_quantize(worked example)"))
     assert codes.tolist() == example["codes"], (
-        f"gptq_quantize(w=[[0.4, 0.3, 1.0]], hessian=[[2,1,0],[1,2,1],[0,1,2]], bits=1, "
-        f"group_size=3, damp=0.0) returned {codes.tolist()}; expected {example['codes']}.")
+        _("gptq_quantize(w=[[0.4, 0.3, 1.0]], hessian=[[2,1,0],[1,2,1],[0,1,2]], "
+          "bits=1, group_size=3, damp=0.0) returned {codes_list}; expected "
+          "{example_codes}.").format(codes_list=codes.tolist(), example_codes=example['codes']))
     w = torch.randn(5, 12, generator=torch.Generator().manual_seed(9))
     for group in (3, 12):
         codes, scales, zeros = assert_format(
             call(nb.gptq_quantize, w, torch.eye(12) * 2.0, 3, group, 0.0), w, 3, group,
-            "gptq_quantize(identity Hessian)")
+            _("gptq_quantize(identity Hessian)"))
         ref = reference_groupwise(w, 3, group)
         restored = dequantize_groupwise(codes, scales, zeros, group)
         assert torch.allclose(restored, dequantize_groupwise(*ref, group), atol=1e-5), (
-            f"gptq_quantize(w (5, 12), hessian=2*I, bits=3, group_size={group}, damp=0.0): with "
-            "uncorrelated inputs there is nothing to compensate, so GPTQ must equal round to "
-            "nearest (quantize_groupwise).")
+            _("gptq_quantize(w (5, 12), hessian=2*I, bits=3, group_size={group}, "
+              "damp=0.0): with uncorrelated inputs there is nothing to compensate, so "
+              "GPTQ must equal round to nearest (quantize_groupwise).").format(group=group))
 
 
 @pytest.mark.exercise("gptq_quantize", points=4, check="errors", weight=1)
@@ -504,13 +546,17 @@ def test_smoothquant_scales_formula(nb, n, alpha, seed, dtype):
     act = (torch.rand(n, generator=g, dtype=torch.float64) * 50 + 1e-3).to(dtype)
     weight = (torch.rand(n, generator=g, dtype=torch.float64) * 2 + 1e-3).to(dtype)
     s = call(nb.smoothquant_scales, act, weight, alpha)
-    what = f"smoothquant_scales({n} {dtype} maxima, alpha={alpha!r})"
+    what = _("smoothquant_scales({n} {dtype} maxima, alpha={alpha!r})").format(
+             n=n, dtype=dtype, alpha=alpha)
     assert isinstance(s, torch.Tensor) and s.shape == (n,) and s.dtype == dtype, (
-        f"{what} returned {describe(s)}; expected {dtype} of shape ({n},).")
+        _("{what} returned {s_text}; expected {dtype} of shape ({n},).").format(
+          what=what, s_text=describe(s), dtype=dtype, n=n))
     log_expected = alpha * act.double().log() - (1 - alpha) * weight.double().log()
     assert torch.allclose(s.double().log(), log_expected, atol=1e-4), (
-        f"{what}: expected s_j = max|X_j|**alpha / max|W_j|**(1 - alpha), e.g. "
-        f"{math.exp(log_expected[0].item()):.6g} for channel 0; got {s[0].item():.6g}.")
+        _("{what}: expected s_j = max|X_j|**alpha / max|W_j|**(1 - alpha), e.g. "
+          "{expected_0:.6g} for channel 0; got {s_0_value:.6g}.").format(
+          what=what, expected_0=math.exp(log_expected[0].item()),
+          s_0_value=s[0].item()))
 
 
 @pytest.mark.exercise("smoothquant_scales", points=2, check="edge cases", weight=1)
@@ -522,8 +568,9 @@ def test_smoothquant_scales_edge_cases(nb):
             1 - alpha)
         assert isinstance(s, torch.Tensor) and torch.isfinite(s).all() and (s > 0).all() and \
             torch.allclose(s.double(), expected, rtol=1e-4), (
-            f"smoothquant_scales([0, 4, 2, 0], [1, 0, 2, 0], alpha={alpha}) returned "
-            f"{describe(s)}; expected {expected.tolist()} (both maxima clamped to >= 1e-5).")
+            _("smoothquant_scales([0, 4, 2, 0], [1, 0, 2, 0], alpha={alpha}) returned "
+              "{s_text}; expected {expected_list} (both maxima clamped to >= 1e-5).").format(
+              alpha=alpha, s_text=describe(s), expected_list=expected.tolist()))
 
 
 @pytest.mark.exercise("smoothquant_scales", points=2, check="errors", weight=1)
