@@ -306,6 +306,10 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
+    # A fork server killed by a previous check's sandbox is replaced here, between checks.
+    from . import processes
+
+    processes.revive_server()
     # Once a notebook's time is up, its remaining checks fail at once with the reason.
     left, notebook = _notebook_clock(item.config, item)
     if exercise_marker(item) is not None and left <= 0:

@@ -40,6 +40,7 @@ def mp_context():
 
 
 _adopted = False
+_server: int | None = None  # the pid of the server a grading process was forked from
 
 
 def _alive(pid: int) -> bool:
@@ -76,6 +77,28 @@ def adopt_server(pid: int) -> None:
 
     server.ensure_running = ensure_running
     _adopted, _context = True, None
+    global _server
+    _server = pid
+
+
+def _noop() -> None:
+    pass
+
+
+def revive_server() -> None:
+    """In a grading process whose fork server died (a hostile sandbox may kill it): start
+    the replacement now, and wait until it forks, so that the next check's time limit
+    does not pay for its imports (under load, tens of seconds)."""
+    global _server
+    if not _adopted or _server is None or _alive(_server):
+        return
+    process = mp_context().Process(target=_noop, name="revive-fork-server", daemon=True)
+    try:
+        process.start()  # starts the new server: returns once it has imported PRELOAD
+        process.join(5)
+    except (OSError, EOFError):  # it died again: the next sandbox start retries
+        return
+    _server = server_pid()
 
 
 def server_pid() -> int | None:
