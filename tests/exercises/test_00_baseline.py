@@ -14,6 +14,7 @@ from compress_course.checks import (
     partly_frozen_model,
     shared_weight_model,
 )
+from compress_course.i18n import _
 
 NOTEBOOK = "00_baseline"
 
@@ -49,21 +50,25 @@ def test_count_parameters_matches_reference(nb, sizes, bias):
     model = random_mlp(sizes, bias)
     got = call(nb.count_parameters, model)
     expected = reference_count(model)
-    assert got == expected, (f"count_parameters(MLP with layer sizes {sizes}, bias={bias}) "
-                             f"returned {got}; expected {expected}.")
-    assert isinstance(got, int), f"count_parameters returned a {type(got).__name__}; expected int."
+    assert got == expected, (_("count_parameters(MLP with layer sizes {sizes}, bias={bias}) "
+                               "returned {got}; expected {expected}.").format(
+                                 sizes=sizes, bias=bias, got=got, expected=expected))
+    assert isinstance(got, int), _("count_parameters returned a {got_type}; expected int.").format(
+                                     got_type=type(got).__name__)
 
 
 @pytest.mark.exercise("count_parameters", points=2, check="shared parameters and buffers",
                       weight=1)
 def test_count_parameters_shared_and_buffers(nb):
     got = call(nb.count_parameters, shared_weight_model())
-    assert got == 32, (f"count_parameters(two Linear(4, 4) sharing one weight + BatchNorm1d(4)) "
-                       f"returned {got}; expected 32 (shared weight once, buffers never).")
+    assert got == 32, (_("count_parameters(two Linear(4, 4) sharing one weight + BatchNorm1d(4)) "
+                         "returned {got}; expected 32 (shared weight once, buffers never).").format(
+                           got=got))
     bn = nn.BatchNorm2d(7)
     got = call(nb.count_parameters, bn)
-    assert got == 14, f"count_parameters(BatchNorm2d(7)) returned {got}; expected 14 (buffers excluded)."
-    assert call(nb.count_parameters, nn.ReLU()) == 0, "count_parameters(ReLU()) should be 0."
+    assert got == 14, _("count_parameters(BatchNorm2d(7)) returned {got}; expected 14 (buffers excluded).").format(
+                          got=got)
+    assert call(nb.count_parameters, nn.ReLU()) == 0, _("count_parameters(ReLU()) should be 0.")
 
 
 @pytest.mark.exercise("count_parameters", points=2, check="trainable_only", weight=1)
@@ -74,12 +79,14 @@ def test_count_parameters_trainable_only(nb, frozen):
         layer.weight.requires_grad_(not is_frozen)
     expected = reference_count(model, trainable_only=True)
     got = call(nb.count_parameters, model, trainable_only=True)
-    assert got == expected, (f"count_parameters(model with frozen weights {frozen}, "
-                             f"trainable_only=True) returned {got}; expected {expected}.")
+    assert got == expected, (_("count_parameters(model with frozen weights {frozen}, "
+                               "trainable_only=True) returned {got}; expected {expected}.").format(
+                                 frozen=frozen, got=got, expected=expected))
     got_all = call(nb.count_parameters, model)
     assert got_all == reference_count(model), (
-        f"count_parameters(model with frozen weights {frozen}) returned {got_all}; expected "
-        f"{reference_count(model)}: without trainable_only every parameter counts.")
+        _("count_parameters(model with frozen weights {frozen}) returned {got_all}; expected "
+          "{n_params}: without trainable_only every parameter counts.").format(
+            frozen=frozen, got_all=got_all, n_params=reference_count(model)))
     assert call(nb.count_parameters, partly_frozen_model(), trainable_only=True) == 18
 
 
@@ -89,21 +96,24 @@ def test_model_size_bytes_rounds_up(nb, sizes, bits):
     model = random_mlp(sizes, bias=True)
     expected = math.ceil(reference_count(model) * bits / 8)
     got = call(nb.model_size_bytes, model, bits=bits)
-    assert got == expected, (f"model_size_bytes(MLP with {reference_count(model)} parameters, "
-                             f"bits={bits}) returned {got}; expected {expected}.")
+    assert got == expected, (_("model_size_bytes(MLP with {n_params} parameters, "
+                               "bits={bits}) returned {got}; expected {expected}.").format(
+                                 n_params=reference_count(model), bits=bits, got=got,
+                                 expected=expected))
 
 
 @pytest.mark.exercise("model_size_bytes", points=2, check="edge cases", weight=1)
 def test_model_size_bytes_default_shared_and_frozen(nb):
     model = shared_weight_model()
     got = call(nb.model_size_bytes, model)
-    assert got == 128, (f"model_size_bytes(shared-weight model with 32 parameters) returned {got}; "
-                        "expected 128 (32-bit default, shared weight stored once).")
+    assert got == 128, (_("model_size_bytes(shared-weight model with 32 parameters) returned {got}; "
+                          "expected 128 (32-bit default, shared weight stored once).").format(
+                            got=got))
     model = nn.Linear(10, 10)
     model.weight.requires_grad_(False)
     got = call(nb.model_size_bytes, model, bits=8)
-    assert got == 110, (f"model_size_bytes(Linear(10, 10) with a frozen weight, bits=8) returned "
-                        f"{got}; expected 110: frozen parameters are stored too.")
+    assert got == 110, (_("model_size_bytes(Linear(10, 10) with a frozen weight, bits=8) returned "
+                          "{got}; expected 110: frozen parameters are stored too.").format(got=got))
     assert torch.is_tensor(next(nn.Linear(2, 2).parameters()))
 
 

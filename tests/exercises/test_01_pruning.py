@@ -21,6 +21,7 @@ from compress_course.checks.pruning import (
     apply_masks_sparsity_cases,
     apply_masks_sparsity_error,
 )
+from compress_course.i18n import _
 
 NOTEBOOK = "01_pruning"
 
@@ -83,8 +84,9 @@ def assert_magnitude_order(values, mask, what):
     largest_pruned = values.abs()[~mask].max().item()
     smallest_kept = values.abs()[mask].min().item()
     assert largest_pruned <= smallest_kept, (
-        f"{what} pruned a weight with |w| = {largest_pruned:.6g} but kept one with |w| = "
-        f"{smallest_kept:.6g}: prune the smallest magnitudes first.")
+        _("{what} pruned a weight with |w| = {largest_pruned:.6g} but kept one with |w| = "
+          "{smallest_kept:.6g}: prune the smallest magnitudes first.").format(
+            what=what, largest_pruned=largest_pruned, smallest_kept=smallest_kept))
 
 
 shapes = st.lists(st.integers(1, 9), min_size=1, max_size=4).map(tuple)
@@ -126,15 +128,21 @@ layer_specs = st.lists(
 def test_magnitude_mask_exact_count_and_order(magnitude_prune_mask, shape, dtype, sparsity, seed, ties):
     w = random_tensor(shape, dtype, seed, ties)
     mask = call(magnitude_prune_mask, w, sparsity)
-    what = f"magnitude_prune_mask(w of shape {shape}{' with ties' if ties else ''}, {sparsity!r})"
+    what = _("magnitude_prune_mask(w of shape {shape}{ties_note}, {sparsity!r})").format(
+               shape=shape, ties_note=_(' with ties') if ties else '',
+               sparsity=sparsity)
     assert isinstance(mask, torch.Tensor) and mask.dtype == torch.bool, (
-        f"{what} returned {type(mask).__name__} "
-        f"{getattr(mask, 'dtype', '')}; expected a torch.bool tensor (True = keep).")
-    assert mask.shape == w.shape, f"{what} returned shape {tuple(mask.shape)}; expected {shape}."
+        _("{what} returned {mask_type} "
+          "{mask_dtype}; expected a torch.bool tensor (True = keep).").format(
+            what=what, mask_type=type(mask).__name__, mask_dtype=getattr(mask, 'dtype', '')))
+    assert mask.shape == w.shape, _("{what} returned shape {mask_shape}; expected {shape}.").format(
+                                      what=what, mask_shape=tuple(mask.shape), shape=shape)
     expected = round(sparsity * w.numel())
     assert pruned(mask) == expected, (
-        f"{what} pruned {pruned(mask)} of {w.numel()} entries; expected round({sparsity!r} * "
-        f"{w.numel()}) = {expected}.")
+        _("{what} pruned {n_pruned} of {w_numel} entries; expected round({sparsity!r} * "
+          "{w_numel}) = {expected}.").format(
+            what=what, n_pruned=pruned(mask), w_numel=w.numel(), sparsity=sparsity,
+            expected=expected))
     assert_magnitude_order(w.flatten(), mask.flatten(), what)
 
 
@@ -144,17 +152,21 @@ def test_magnitude_mask_edges(magnitude_prune_mask, shape, value):
     w = torch.full(shape, value)
     keep_all = call(magnitude_prune_mask, w, 0.0)
     assert keep_all.dtype == torch.bool and bool(keep_all.all()), (
-        f"magnitude_prune_mask(torch.full({shape}, {value}), 0.0) pruned "
-        f"{pruned(keep_all)} entries; sparsity 0 keeps everything.")
+        _("magnitude_prune_mask(torch.full({shape}, {value}), 0.0) pruned "
+          "{n_pruned} entries; sparsity 0 keeps everything.").format(
+            shape=shape, value=value, n_pruned=pruned(keep_all)))
     prune_all = call(magnitude_prune_mask, w, 1.0)
     assert not bool(prune_all.any()), (
-        f"magnitude_prune_mask(torch.full({shape}, {value}), 1.0) kept "
-        f"{int(prune_all.sum())} entries; sparsity 1 prunes everything.")
+        _("magnitude_prune_mask(torch.full({shape}, {value}), 1.0) kept "
+          "{n_kept} entries; sparsity 1 prunes everything.").format(
+            shape=shape, value=value, n_kept=int(prune_all.sum())))
     half = call(magnitude_prune_mask, w, 0.5)
     assert pruned(half) == round(0.5 * w.numel()), (
-        f"magnitude_prune_mask(torch.full({shape}, {value}) (all tied), 0.5) pruned "
-        f"{pruned(half)}; expected exactly {round(0.5 * w.numel())} even though every "
-        "magnitude ties.")
+        _("magnitude_prune_mask(torch.full({shape}, {value}) (all tied), 0.5) pruned "
+          "{n_pruned}; expected exactly {half_count} even though every "
+          "magnitude ties.").format(
+            shape=shape, value=value, n_pruned=pruned(half),
+            half_count=round(0.5 * w.numel())))
 
 
 @pytest.mark.exercise("magnitude_prune_mask", points=3, check="main property", weight=2)
@@ -163,8 +175,9 @@ def test_magnitude_mask_known_values_and_parameter_input(magnitude_prune_mask):
     mask = call(magnitude_prune_mask, w, 0.5)
     expected = torch.tensor([[True, False, True], [False, False, True]])
     assert torch.equal(mask, expected), (
-        f"magnitude_prune_mask(Parameter {w.tolist()}, 0.5) returned {mask.tolist()}; expected "
-        f"{expected.tolist()} (prune |w| = 0.1, 0.2, 0.5).")
+        _("magnitude_prune_mask(Parameter {w_list}, 0.5) returned {mask_list}; expected "
+          "{expected_list} (prune |w| = 0.1, 0.2, 0.5).").format(
+            w_list=w.tolist(), mask_list=mask.tolist(), expected_list=expected.tolist()))
     assert not mask.requires_grad
 
 
@@ -185,23 +198,33 @@ def test_global_masks_one_threshold(global_prune_masks, specs, sparsity, seed):
     model = layer_stack(specs, seed)
     weights = prunable(model)
     masks = call(global_prune_masks, model, sparsity)
-    what = (f"global_prune_masks(layers {[(k, a, b, s) for k, a, b, s, _ in specs]}, "
-            f"sparsity={sparsity!r})")
+    what = (_("global_prune_masks(layers {layers}, "
+              "sparsity={sparsity!r})").format(
+                layers=[(k, a, b, s) for k, a, b, s, _ in specs],
+                sparsity=sparsity))
     assert isinstance(masks, dict) and sorted(masks) == sorted(weights), (
-        f"{what} returned keys {sorted(masks) if isinstance(masks, dict) else masks!r}; "
-        f"expected {sorted(weights)}.")
+        _("{what} returned keys {keys!r}; "
+          "expected {weights}.").format(
+            what=what,
+            keys=sorted(masks) if isinstance(masks, dict) else masks,
+            weights=sorted(weights)))
     for name, w in weights.items():
         assert masks[name].dtype == torch.bool and masks[name].shape == w.shape, (
-            f"{what}[{name!r}] has dtype {masks[name].dtype} and shape "
-            f"{tuple(masks[name].shape)}; expected torch.bool and {tuple(w.shape)}.")
+            _("{what}[{name!r}] has dtype {masks_name_dtype} and shape "
+              "{masks_name_shape}; expected torch.bool and {w_shape}.").format(
+                what=what, name=name, masks_name_dtype=masks[name].dtype,
+                masks_name_shape=tuple(masks[name].shape), w_shape=tuple(w.shape)))
     total = sum(w.numel() for w in weights.values())
     got = sum(pruned(m) for m in masks.values())
     assert got == round(sparsity * total), (
-        f"{what} pruned {got} of {total} weights; expected round({sparsity!r} * {total}) = "
-        f"{round(sparsity * total)}.")
+        _("{what} pruned {got} of {total} weights; expected round({sparsity!r} * {total}) = "
+          "{expected_count}.").format(
+            what=what, got=got, total=total, sparsity=sparsity,
+            expected_count=round(sparsity * total)))
     values = torch.cat([w.flatten().double() for w in weights.values()])
     flat_mask = torch.cat([masks[name].flatten() for name in weights])
-    assert_magnitude_order(values, flat_mask, f"{what} (across layers: one threshold)")
+    assert_magnitude_order(values, flat_mask, _("{what} (across layers: one threshold)").format(
+                                                  what=what))
 
 
 @pytest.mark.exercise("global_prune_masks", points=3, check="main property", weight=2)
@@ -213,9 +236,10 @@ def test_global_masks_different_scales(global_prune_masks, big, small, seed):
     masks = call(global_prune_masks, model, 32 / 80)
     got = {name: pruned(mask) for name, mask in masks.items()}
     assert got == {"0.weight": 0, "2.weight": 32}, (
-        f"global_prune_masks(model with a first weight ~{big} and a second ~{small}, "
-        f"sparsity=0.4) pruned {got}; expected {{'0.weight': 0, '2.weight': 32}}: one global "
-        "threshold prunes the small-scale layer entirely before touching the other.")
+        _("global_prune_masks(model with a first weight ~{big} and a second ~{small}, "
+          "sparsity=0.4) pruned {got}; expected {{'0.weight': 0, '2.weight': 32}}: one global "
+          "threshold prunes the small-scale layer entirely before touching the other.").format(
+            big=big, small=small, got=got))
 
 
 @pytest.mark.exercise("global_prune_masks", points=3, check="only Linear and Conv2d weights", weight=1)
@@ -226,14 +250,17 @@ def test_global_masks_only_linear_and_conv_weights(global_prune_masks, sparsity)
     masks = call(global_prune_masks, model, sparsity)
     expected = ["features.0.weight", "features.3.weight", "head.weight"]
     assert isinstance(masks, dict) and sorted(masks) == expected, (
-        f"global_prune_masks(model with Conv2d, BatchNorm2d, LayerNorm, Linear) returned keys "
-        f"{sorted(masks) if isinstance(masks, dict) else masks!r}; expected {expected} "
-        "(norm layers' weights and all biases are never pruned).")
+        _("global_prune_masks(model with Conv2d, BatchNorm2d, LayerNorm, Linear) returned keys "
+          "{keys!r}; expected {expected} "
+          "(norm layers' weights and all biases are never pruned).").format(
+            keys=sorted(masks) if isinstance(masks, dict) else masks,
+            expected=expected))
     total = 27 + 6 + 160
     got = sum(pruned(m) for m in masks.values())
     assert got == round(sparsity * total), (
-        f"global_prune_masks(mixed model, sparsity={sparsity!r}) pruned {got}; expected "
-        f"{round(sparsity * total)}.")
+        _("global_prune_masks(mixed model, sparsity={sparsity!r}) pruned {got}; expected "
+          "{expected_count}.").format(
+            sparsity=sparsity, got=got, expected_count=round(sparsity * total)))
 
 
 @pytest.mark.exercise("global_prune_masks", points=3, check="edge cases", weight=1)
@@ -243,11 +270,11 @@ def test_global_masks_edges(global_prune_masks):
     mlp = models.course_mlp()
     masks = call(global_prune_masks, mlp, 0.0)
     assert sorted(masks) == ["layers.0.weight", "layers.2.weight", "layers.4.weight"], (
-        f"global_prune_masks(course_mlp(), 0.0) returned keys {sorted(masks)}; expected "
-        "['layers.0.weight', 'layers.2.weight', 'layers.4.weight'].")
-    assert all(bool(m.all()) for m in masks.values()), "sparsity 0 must keep every weight."
+        _("global_prune_masks(course_mlp(), 0.0) returned keys {masks}; expected "
+          "['layers.0.weight', 'layers.2.weight', 'layers.4.weight'].").format(masks=sorted(masks)))
+    assert all(bool(m.all()) for m in masks.values()), _("sparsity 0 must keep every weight.")
     masks = call(global_prune_masks, mlp, 1.0)
-    assert not any(bool(m.any()) for m in masks.values()), "sparsity 1 must prune every weight."
+    assert not any(bool(m.any()) for m in masks.values()), _("sparsity 1 must prune every weight.")
 
 
 @pytest.mark.exercise("global_prune_masks", points=3, check="errors", weight=1)
@@ -292,9 +319,11 @@ def test_apply_masks_zeroes_exactly_the_masked(apply_masks, sizes, seed, subset)
         now = effective_weight(model, name) if name in masks else model.get_parameter(name)
         expected = torch.where(masks[name], p0, torch.zeros_like(p0)) if name in masks else p0
         assert torch.equal(now.detach(), expected.detach()), (
-            f"after apply_masks(MLP {sizes}, masks for {sorted(masks)}), {name!r} is not "
-            + ("the original with the masked entries zeroed." if name in masks else
-               "unchanged: parameters without a mask must not change."))
+            (_("after apply_masks(MLP {sizes}, masks for {names}), {name!r} is not the original "
+               "with the masked entries zeroed.") if name in masks else
+             _("after apply_masks(MLP {sizes}, masks for {names}), {name!r} is not unchanged: "
+               "parameters without a mask must not change.")).format(
+                sizes=sizes, names=sorted(masks), name=name))
 
 
 @pytest.mark.exercise("apply_masks", points=2, check="returned sparsity", weight=1)
@@ -351,7 +380,7 @@ def masked_training_scenario(apply_masks, model, masks, optimizer_name, x, y):
     ``training.train(step_hook=...)`` does); returns the weights a forward pass then uses."""
     optimizer = make_optimizer(optimizer_name, model.parameters())
     apply_masks(model, masks)
-    for _ in range(4):
+    for _step in range(4):
         optimizer.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
@@ -396,13 +425,15 @@ def test_masks_stay_applied_through_training(apply_masks, optimizer_name, seed):
     for name, mask in masks.items():
         w = weights[name]
         assert bool((w[~mask] == 0).all()), (
-            f"after 4 {optimizer_name} steps, each followed by apply_masks, {name!r} has "
-            f"{int((w[~mask] != 0).sum())} non-zero pruned entries; expected all zero.")
+            _("after 4 {optimizer_name} steps, each followed by apply_masks, {name!r} has "
+              "{nonzero} non-zero pruned entries; expected all zero.").format(
+                optimizer_name=optimizer_name, name=name, nonzero=int((w[~mask] != 0).sum())))
         assert not torch.equal(w[mask], before[name][mask]), (
-            f"an optimizer created before apply_masks took 4 {optimizer_name} steps, yet the "
-            f"kept entries of {name!r} did not change: apply_masks must zero entries of the "
-            "existing parameter in place (e.g. `param.mul_(mask)` under torch.no_grad()), not "
-            "assign a new nn.Parameter that the optimizer does not hold.")
+            _("an optimizer created before apply_masks took 4 {optimizer_name} steps, yet the "
+              "kept entries of {name!r} did not change: apply_masks must zero entries of the "
+              "existing parameter in place (e.g. `param.mul_(mask)` under torch.no_grad()), not "
+              "assign a new nn.Parameter that the optimizer does not hold.").format(
+                optimizer_name=optimizer_name, name=name))
 
 
 @pytest.mark.exercise("apply_masks", points=2, check="stays zero through training", weight=1)
@@ -419,8 +450,8 @@ def test_apply_masks_with_training_step_hook(apply_masks):
     for name, mask in masks.items():
         w = effective_weight(model, name)
         assert bool((w[~mask] == 0).all()), (
-            f"after training.train(..., step_hook=lambda m: apply_masks(m, masks)), {name!r} "
-            "has non-zero pruned entries.")
+            _("after training.train(..., step_hook=lambda m: apply_masks(m, masks)), {name!r} "
+              "has non-zero pruned entries.").format(name=name))
 
 
 # ---------------------------------------------------------------- channel_l2_importance (2 points)
@@ -435,13 +466,16 @@ def test_channel_importance_matches_reference(channel_l2_importance, shape, dtyp
     got = call(channel_l2_importance, w)
     expected = torch.sqrt((w.double() ** 2).sum(dim=(1, 2, 3)))
     assert isinstance(got, torch.Tensor) and tuple(got.shape) == (shape[0],), (
-        f"channel_l2_importance(weight of shape {shape}) returned shape "
-        f"{tuple(getattr(got, 'shape', ()))}; expected ({shape[0]},).")
+        _("channel_l2_importance(weight of shape {shape}) returned shape "
+          "{got_shape}; expected ({shape_0},).").format(
+            shape=shape, got_shape=tuple(getattr(got, 'shape', ())), shape_0=shape[0]))
     assert torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-6), (
-        f"channel_l2_importance(weight of shape {shape}) returned "
-        f"{[round(v, 4) for v in got.tolist()[:4]]}...; expected "
-        f"{[round(v, 4) for v in expected.tolist()[:4]]}...: sqrt of the sum of squares of "
-        "each output filter.")
+        _("channel_l2_importance(weight of shape {shape}) returned "
+          "{got_head}...; expected "
+          "{expected_head}...: sqrt of the sum of squares of "
+          "each output filter.").format(
+            shape=shape, got_head=[round(v, 4) for v in got.tolist()[:4]],
+            expected_head=[round(v, 4) for v in expected.tolist()[:4]]))
 
 
 @pytest.mark.exercise("channel_l2_importance", points=2, check="main property", weight=1)
@@ -453,8 +487,9 @@ def test_channel_importance_known_values(channel_l2_importance):
     got = call(channel_l2_importance, nn.Parameter(w))
     expected = torch.tensor([5.0, 1.0, 0.0, 0.5 ** 0.5])
     assert torch.allclose(got.detach(), expected), (
-        f"channel_l2_importance(filters [[3, -4], [-1, 0], [0, 0], [0.5, 0.5]]) returned "
-        f"{got.tolist()}; expected [5, 1, 0, 0.7071] (L2, not L1 and not squared).")
+        _("channel_l2_importance(filters [[3, -4], [-1, 0], [0, 0], [0.5, 0.5]]) returned "
+          "{got_list}; expected [5, 1, 0, 0.7071] (L2, not L1 and not squared).").format(
+            got_list=got.tolist()))
 
 
 @pytest.mark.exercise("channel_l2_importance", points=2, check="L1 norm", weight=1)
@@ -467,12 +502,15 @@ def test_channel_importance_l1(channel_l2_importance, shape, dtype, seed):
     got = call(channel_l2_importance, w, norm=1)
     expected = w.double().abs().sum(dim=(1, 2, 3))
     assert isinstance(got, torch.Tensor) and tuple(got.shape) == (shape[0],), (
-        f"channel_l2_importance(weight of shape {shape}, norm=1) returned shape "
-        f"{tuple(getattr(got, 'shape', ()))}; expected ({shape[0]},).")
+        _("channel_l2_importance(weight of shape {shape}, norm=1) returned shape "
+          "{got_shape}; expected ({shape_0},).").format(
+            shape=shape, got_shape=tuple(getattr(got, 'shape', ())), shape_0=shape[0]))
     assert torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-6), (
-        f"channel_l2_importance(weight of shape {shape}, norm=1) returned "
-        f"{[round(v, 4) for v in got.tolist()[:4]]}...; expected "
-        f"{[round(v, 4) for v in expected.tolist()[:4]]}...: the sum of |w| of each output filter.")
+        _("channel_l2_importance(weight of shape {shape}, norm=1) returned "
+          "{got_head}...; expected "
+          "{expected_head}...: the sum of |w| of each output filter.").format(
+            shape=shape, got_head=[round(v, 4) for v in got.tolist()[:4]],
+            expected_head=[round(v, 4) for v in expected.tolist()[:4]]))
 
 
 @pytest.mark.exercise("channel_l2_importance", points=2, check="L1 norm", weight=1)
@@ -482,8 +520,9 @@ def test_channel_importance_l1_known_values(channel_l2_importance):
     w[2, 0, 0] = torch.tensor([-0.5, -0.25])
     got = call(channel_l2_importance, nn.Parameter(w), norm=1)
     assert isinstance(got, torch.Tensor) and torch.allclose(got.detach(), torch.tensor([7.0, 0.0, 0.75])), (
-        f"channel_l2_importance(filters [[3, -4], [0, 0], [-0.5, -0.25]], norm=1) returned "
-        f"{got.tolist() if isinstance(got, torch.Tensor) else got!r}; expected [7, 0, 0.75].")
+        _("channel_l2_importance(filters [[3, -4], [0, 0], [-0.5, -0.25]], norm=1) returned "
+          "{got_value!r}; expected [7, 0, 0.75].").format(
+            got_value=got.tolist() if isinstance(got, torch.Tensor) else got))
 
 
 @pytest.mark.exercise("channel_l2_importance", points=2, check="errors", weight=1)
@@ -531,27 +570,39 @@ def test_pruned_pair_equals_zeroed_original(prune_conv_channels, p):
     result = call(prune_conv_channels, conv, next_conv, keep)
     assert isinstance(result, tuple) and len(result) == 2 and all(
         isinstance(m, nn.Conv2d) for m in result), (
-        f"{what} returned {type(result).__name__}; expected a tuple of two nn.Conv2d.")
+        _("{what} returned {result_type}; expected a tuple of two nn.Conv2d.").format(
+            what=what, result_type=type(result).__name__))
     new_conv, new_next = result
     assert new_conv is not conv and new_next is not next_conv, (
-        f"{what} returned an original layer; it must build new, smaller ones.")
+        _("{what} returned an original layer; it must build new, smaller ones.").format(what=what))
     assert new_conv.out_channels == keep and new_next.in_channels == keep and \
         tuple(new_conv.weight.shape) == (keep, p["c_in"], p["k1"], p["k1"]) and \
         tuple(new_next.weight.shape) == (p["c_out"], keep, p["k2"], p["k2"]), (
-        f"{what} returned weights of shapes {tuple(new_conv.weight.shape)} and "
-        f"{tuple(new_next.weight.shape)}; expected {(keep, p['c_in'], p['k1'], p['k1'])} and "
-        f"{(p['c_out'], keep, p['k2'], p['k2'])}.")
+        _("{what} returned weights of shapes {new_conv_weight_shape} and "
+          "{new_next_weight_shape}; expected {conv_shape} and "
+          "{next_shape}.").format(
+            what=what, new_conv_weight_shape=tuple(new_conv.weight.shape),
+            new_next_weight_shape=tuple(new_next.weight.shape),
+            conv_shape=(keep, p['c_in'], p['k1'], p['k1']),
+            next_shape=(p['c_out'], keep, p['k2'], p['k2'])))
     for new, old, label in ((new_conv, conv, "conv"), (new_next, next_conv, "next_conv")):
         assert (new.kernel_size, new.stride, new.padding, new.dilation) == \
             (old.kernel_size, old.stride, old.padding, old.dilation), (
-            f"{what}: the new {label} has kernel/stride/padding/dilation "
-            f"{(new.kernel_size, new.stride, new.padding, new.dilation)}; expected those of "
-            f"the original, {(old.kernel_size, old.stride, old.padding, old.dilation)}.")
+            _("{what}: the new {label} has kernel/stride/padding/dilation "
+              "{new_geometry}; expected those of "
+              "the original, {old_geometry}.").format(
+                what=what, label=label,
+                new_geometry=(new.kernel_size, new.stride, new.padding, new.dilation),
+                old_geometry=(old.kernel_size, old.stride, old.padding, old.dilation)))
         assert (new.bias is None) == (old.bias is None), (
-            f"{what}: the new {label} {'lost' if new.bias is None else 'gained'} a bias.")
+            _("{what}: the new {label} {lost_or_gained} a bias.").format(
+                what=what, label=label,
+                lost_or_gained=_('lost') if new.bias is None else _('gained')))
         assert new.weight.dtype == old.weight.dtype, (
-            f"{what}: the new {label}'s weight is {new.weight.dtype}; expected "
-            f"{old.weight.dtype} (keep the original dtype).")
+            _("{what}: the new {label}'s weight is {new_weight_dtype}; expected "
+              "{old_weight_dtype} (keep the original dtype).").format(
+                what=what, label=label, new_weight_dtype=new.weight.dtype,
+                old_weight_dtype=old.weight.dtype))
     kept = reference_kept(conv, keep)
     x = torch.randn(2, p["c_in"], 9, 9, dtype=p["dtype"])
     ref_conv, ref_next = zeroed_channels_pair(conv, next_conv, kept)
@@ -561,9 +612,11 @@ def test_pruned_pair_equals_zeroed_original(prune_conv_channels, p):
     tolerance = 1e-10 if p["dtype"] == torch.float64 else 1e-5
     assert got.shape == expected.shape and torch.allclose(got, expected, atol=tolerance,
                                                           rtol=tolerance), (
-        f"{what}: the pruned pair differs from the original pair with channels "
-        f"{sorted(set(range(p['mid'])) - set(kept.tolist()))} switched off "
-        f"(max difference {(got - expected).abs().max().item():.3g}).")
+        _("{what}: the pruned pair differs from the original pair with channels "
+          "{off_channels} switched off "
+          "(max difference {max_diff:.3g}).").format(
+            what=what, off_channels=sorted(set(range(p['mid'])) - set(kept.tolist())),
+            max_diff=(got - expected).abs().max().item()))
 
 
 @pytest.mark.exercise("prune_conv_channels", points=4, check="main property", weight=2)
@@ -575,20 +628,23 @@ def test_pruned_channels_keep_order_and_biases(prune_conv_channels, p):
     new_conv, new_next = call(prune_conv_channels, conv, next_conv, keep)
     kept = reference_kept(conv, keep)
     assert torch.equal(new_conv.weight.detach(), conv.weight.detach()[kept]), (
-        f"{what}: the new conv's filters are not conv.weight[{kept.tolist()}]: keep the "
-        f"{keep} largest-L2 filters, in their original order.")
+        _("{what}: the new conv's filters are not conv.weight[{kept_list}]: keep the "
+          "{keep} largest-L2 filters, in their original order.").format(
+            what=what, kept_list=kept.tolist(), keep=keep))
     assert torch.equal(new_next.weight.detach(), next_conv.weight.detach()[:, kept]), (
-        f"{what}: the new next conv's weight is not next_conv.weight[:, {kept.tolist()}].")
+        _("{what}: the new next conv's weight is not next_conv.weight[:, {kept_list}].").format(
+            what=what, kept_list=kept.tolist()))
     if conv.bias is not None:
         assert torch.equal(new_conv.bias.detach(), conv.bias.detach()[kept]), (
-            f"{what}: the new conv's bias is not conv.bias[{kept.tolist()}] (carry the kept "
-            "channels' biases).")
+            _("{what}: the new conv's bias is not conv.bias[{kept_list}] (carry the kept "
+              "channels' biases).").format(what=what, kept_list=kept.tolist()))
     if next_conv.bias is not None:
         assert torch.equal(new_next.bias.detach(), next_conv.bias.detach()), (
-            f"{what}: the new next conv's bias must equal next_conv.bias (its output channels "
-            "are unchanged).")
+            _("{what}: the new next conv's bias must equal next_conv.bias (its output channels "
+              "are unchanged).").format(what=what))
     assert all(q.requires_grad for q in (*new_conv.parameters(), *new_next.parameters())), (
-        f"{what}: the new layers' parameters must be trainable (requires_grad=True).")
+        _("{what}: the new layers' parameters must be trainable (requires_grad=True).").format(
+            what=what))
     originals = [q.detach().clone() for q in (*conv.parameters(), *next_conv.parameters())]
     with torch.no_grad():
         for q in (*new_conv.parameters(), *new_next.parameters()):
@@ -596,14 +652,15 @@ def test_pruned_channels_keep_order_and_biases(prune_conv_channels, p):
     assert all(torch.equal(a, b) for a, b in zip(
         originals, [q.detach() for q in (*conv.parameters(), *next_conv.parameters())],
         strict=True)), (
-        f"{what}: changing the new layers' weights changed the originals: copy the kept "
-        "slices into new parameters instead of sharing memory.")
+        _("{what}: changing the new layers' weights changed the originals: copy the kept "
+          "slices into new parameters instead of sharing memory.").format(what=what))
     after = in_child(prune_conv_channels, bump_result_in_child, conv, next_conv, keep)
     assert len(after) == len(originals) and all(
         isinstance(a, torch.Tensor) and torch.equal(a, b)
         for a, b in zip(after, originals, strict=True)), (
-        f"{what}: changing the new layers' parameters changed the originals: copy the kept "
-        "slices (and the next conv's bias) into new parameters instead of sharing memory.")
+        _("{what}: changing the new layers' parameters changed the originals: copy the kept "
+          "slices (and the next conv's bias) into new parameters instead of sharing memory.").format(
+            what=what))
 
 
 @pytest.mark.exercise("prune_conv_channels", points=4, check="edge cases", weight=1)
@@ -613,8 +670,8 @@ def test_prune_conv_channels_full_keep(prune_conv_channels):
     new_conv, new_next = call(prune_conv_channels, conv, next_conv, 6)
     assert torch.equal(new_conv.weight, conv.weight) and torch.equal(new_next.weight,
                                                                      next_conv.weight), (
-        "prune_conv_channels(conv with 6 channels, next_conv, keep=6) must return copies of the "
-        "original layers with the channels in their original order, not sorted by importance.")
+        _("prune_conv_channels(conv with 6 channels, next_conv, keep=6) must return copies of the "
+          "original layers with the channels in their original order, not sorted by importance."))
 
 
 @pytest.mark.exercise("prune_conv_channels", points=4, check="errors", weight=1)
@@ -636,11 +693,13 @@ def assert_nm_groups(weight, mask, n, m, what):
     """Independent reference: walk every group of ``m`` consecutive entries of every row of
     ``weight.flatten(1)`` (the last group of a row may be shorter)."""
     assert isinstance(mask, torch.Tensor) and mask.dtype == torch.bool, (
-        f"{what} returned {type(mask).__name__} {getattr(mask, 'dtype', '')}; expected a "
-        "torch.bool tensor (True = keep).")
+        _("{what} returned {mask_type} {mask_dtype}; expected a "
+          "torch.bool tensor (True = keep).").format(
+            what=what, mask_type=type(mask).__name__, mask_dtype=getattr(mask, 'dtype', '')))
     assert mask.shape == weight.shape, (
-        f"{what} returned shape {tuple(mask.shape)}; expected the weight's shape "
-        f"{tuple(weight.shape)}.")
+        _("{what} returned shape {mask_shape}; expected the weight's shape "
+          "{weight_shape}.").format(
+            what=what, mask_shape=tuple(mask.shape), weight_shape=tuple(weight.shape)))
     rows = weight.detach().double().abs().flatten(1).tolist()
     keep = mask.flatten(1).tolist()
     for r, (values, kept) in enumerate(zip(rows, keep, strict=True)):
@@ -649,15 +708,19 @@ def assert_nm_groups(weight, mask, n, m, what):
             expected = min(n, len(group))
             got = sum(k for _, k in group)
             assert got == expected, (
-                f"{what}: row {r} of weight.flatten(1), entries {start}-{start + len(group) - 1} "
-                f"(a group of {len(group)}) keeps {got}; expected min(n, group size) = {expected}.")
+                _("{what}: row {r} of weight.flatten(1), entries {start}-{end} "
+                  "(a group of {group}) keeps {got}; expected min(n, group size) = {expected}.").format(
+                    what=what, r=r, start=start, end=start + len(group) - 1,
+                    group=len(group), got=got, expected=expected))
             kept_values = [v for v, k in group if k]
             pruned_values = [v for v, k in group if not k]
             if kept_values and pruned_values:
                 assert max(pruned_values) <= min(kept_values), (
-                    f"{what}: row {r}, entries {start}-{start + len(group) - 1}: pruned |w| = "
-                    f"{max(pruned_values):.6g} but kept |w| = {min(kept_values):.6g}; keep the n "
-                    "largest magnitudes of each group.")
+                    _("{what}: row {r}, entries {start}-{end}: pruned |w| = "
+                      "{max_pruned:.6g} but kept |w| = {min_kept:.6g}; keep the n "
+                      "largest magnitudes of each group.").format(
+                        what=what, r=r, start=start, end=start + len(group) - 1,
+                        max_pruned=max(pruned_values), min_kept=min(kept_values)))
 
 
 nm_pairs = st.integers(1, 8).flatmap(lambda m: st.tuples(st.integers(0, m), st.just(m)))
@@ -671,7 +734,9 @@ def test_nm_mask_groups_of_a_matrix(nm_prune_mask, nm, rows, groups, dtype, seed
     n, m = nm
     w = random_tensor((rows, groups * m), dtype, seed, ties)
     mask = call(nm_prune_mask, w, n, m)
-    what = f"nm_prune_mask(w of shape {tuple(w.shape)}{' with ties' if ties else ''}, n={n}, m={m})"
+    what = _("nm_prune_mask(w of shape {w_shape}{ties_note}, n={n}, m={m})").format(
+               w_shape=tuple(w.shape), ties_note=_(' with ties') if ties else '', n=n,
+               m=m)
     assert_nm_groups(w, mask, n, m, what)
 
 
@@ -681,9 +746,12 @@ def test_nm_mask_known_values_and_parameter_input(nm_prune_mask):
     mask = call(nm_prune_mask, w, 2, 4)
     expected = torch.tensor([[False, True, False, True, False, False, True, True]])
     assert isinstance(mask, torch.Tensor) and torch.equal(mask, expected), (
-        f"nm_prune_mask(Parameter {w.tolist()}, 2, 4) returned "
-        f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else mask!r}; expected "
-        f"{expected.int().tolist()}.")
+        _("nm_prune_mask(Parameter {w_list}, 2, 4) returned "
+          "{mask_value!r}; expected "
+          "{expected_list}.").format(
+            w_list=w.tolist(),
+            mask_value=mask.int().tolist() if isinstance(mask, torch.Tensor) else mask,
+            expected_list=expected.int().tolist()))
     assert not mask.requires_grad
 
 
@@ -696,7 +764,8 @@ def test_nm_mask_conv_weights(nm_prune_mask, nm, shape, dtype, seed):
     n, m = nm
     w = random_tensor(shape, dtype, seed)
     mask = call(nm_prune_mask, w, n, m)
-    assert_nm_groups(w, mask, n, m, f"nm_prune_mask(conv weight of shape {shape}, n={n}, m={m})")
+    assert_nm_groups(w, mask, n, m, _("nm_prune_mask(conv weight of shape {shape}, n={n}, m={m})").format(
+                                        shape=shape, n=n, m=m))
 
 
 @pytest.mark.exercise("nm_prune_mask", points=3, check="conv weights", weight=1)
@@ -707,10 +776,12 @@ def test_nm_mask_conv_order_is_in_kh_kw(nm_prune_mask):
     mask = call(nm_prune_mask, w, 2, 4)
     expected = torch.tensor([False, False, True, True]).repeat(8).view(2, 4, 2, 2)
     assert isinstance(mask, torch.Tensor) and torch.equal(mask, expected), (
-        "nm_prune_mask(torch.arange(32.).view(2, 4, 2, 2), 2, 4) returned "
-        f"{mask.int().flatten(1).tolist() if isinstance(mask, torch.Tensor) else mask!r} (as "
-        f"weight.flatten(1)); expected {expected.int().flatten(1).tolist()}: groups are 4 "
-        "consecutive entries of weight.flatten(1), whose rows run over (in, kh, kw).")
+        _("nm_prune_mask(torch.arange(32.).view(2, 4, 2, 2), 2, 4) returned "
+          "{mask_rows!r} (as "
+          "weight.flatten(1)); expected {expected_rows}: groups are 4 "
+          "consecutive entries of weight.flatten(1), whose rows run over (in, kh, kw).").format(
+            mask_rows=mask.int().flatten(1).tolist() if isinstance(mask, torch.Tensor) else mask,
+            expected_rows=expected.int().flatten(1).tolist()))
 
 
 @pytest.mark.exercise("nm_prune_mask", points=3, check="tail group", weight=1)
@@ -723,7 +794,8 @@ def test_nm_mask_tail_group(nm_prune_mask, nm, rows, width, dtype, seed):
         width += 1 if m > 1 else 0
     w = random_tensor((rows, width), dtype, seed)
     mask = call(nm_prune_mask, w, n, m)
-    assert_nm_groups(w, mask, n, m, f"nm_prune_mask(w of shape {(rows, width)}, n={n}, m={m})")
+    assert_nm_groups(w, mask, n, m, _("nm_prune_mask(w of shape {rows_width}, n={n}, m={m})").format(
+                                        rows_width=(rows, width), n=n, m=m))
 
 
 @pytest.mark.exercise("nm_prune_mask", points=3, check="tail group", weight=1)
@@ -732,16 +804,21 @@ def test_nm_mask_tail_known_values(nm_prune_mask):
     mask = call(nm_prune_mask, w, 2, 4)
     expected = torch.tensor([[True, False, False, True, True, True, False]])
     assert isinstance(mask, torch.Tensor) and torch.equal(mask, expected), (
-        f"nm_prune_mask(w={w.tolist()}, 2, 4) returned "
-        f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else mask!r}; expected "
-        f"{expected.int().tolist()}: the tail group (entries 4-6, 3 entries) keeps its 2 "
-        "largest |w|.")
+        _("nm_prune_mask(w={w_list}, 2, 4) returned "
+          "{mask_value!r}; expected "
+          "{expected_list}: the tail group (entries 4-6, 3 entries) keeps its 2 "
+          "largest |w|.").format(
+            w_list=w.tolist(),
+            mask_value=mask.int().tolist() if isinstance(mask, torch.Tensor) else mask,
+            expected_list=expected.int().tolist()))
     short = torch.tensor([[0.2, -0.7, 0.1]])
     mask = call(nm_prune_mask, short, 2, 4)
     assert isinstance(mask, torch.Tensor) and torch.equal(mask, torch.tensor([[True, True, False]])), (
-        f"nm_prune_mask(w={short.tolist()}, 2, 4) returned "
-        f"{mask.int().tolist() if isinstance(mask, torch.Tensor) else mask!r}; expected "
-        "[[1, 1, 0]]: a row narrower than m is one short group.")
+        _("nm_prune_mask(w={short_list}, 2, 4) returned "
+          "{mask_value!r}; expected "
+          "[[1, 1, 0]]: a row narrower than m is one short group.").format(
+            short_list=short.tolist(),
+            mask_value=mask.int().tolist() if isinstance(mask, torch.Tensor) else mask))
 
 
 @pytest.mark.exercise("nm_prune_mask", points=3, check="edge cases", weight=1)
@@ -752,16 +829,16 @@ def test_nm_mask_edges(nm_prune_mask, m, shape, value):
     w = torch.full(shape, value)
     keep_all = call(nm_prune_mask, w, m, m)
     assert isinstance(keep_all, torch.Tensor) and bool(keep_all.all()), (
-        f"nm_prune_mask(torch.full({shape}, {value}), n={m}, m={m}) pruned something; n = m "
-        "keeps every weight.")
+        _("nm_prune_mask(torch.full({shape}, {value}), n={m}, m={m}) pruned something; n = m "
+          "keeps every weight.").format(shape=shape, value=value, m=m))
     prune_all = call(nm_prune_mask, w, 0, m)
     assert isinstance(prune_all, torch.Tensor) and not bool(prune_all.any()), (
-        f"nm_prune_mask(torch.full({shape}, {value}), n=0, m={m}) kept something; n = 0 "
-        "prunes every weight.")
+        _("nm_prune_mask(torch.full({shape}, {value}), n=0, m={m}) kept something; n = 0 "
+          "prunes every weight.").format(shape=shape, value=value, m=m))
     n = max(1, m // 2)
     ties = call(nm_prune_mask, w, n, m)
-    assert_nm_groups(w, ties, n, m, f"nm_prune_mask(torch.full({shape}, {value}) (all tied), "
-                     f"n={n}, m={m})")
+    assert_nm_groups(w, ties, n, m, _("nm_prune_mask(torch.full({shape}, {value}) (all tied), "
+                       "n={n}, m={m})").format(shape=shape, value=value, n=n, m=m))
 
 
 @pytest.mark.exercise("nm_prune_mask", points=3, check="errors", weight=1)

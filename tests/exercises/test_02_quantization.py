@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from compress_course.checks import call, describe, expect_value_error
 from compress_course.checks.quantization import ref_qat_forward
+from compress_course.i18n import _
 
 NOTEBOOK = "02_quantization"
 
@@ -74,30 +75,38 @@ def test_affine_qparams_matches_reference(nb, seed, shape, value_range, bits):
     x = tensor_from(seed, shape, *value_range)
     got = call(nb.affine_qparams, x, bits)
     assert isinstance(got, tuple) and len(got) == 2, (
-        f"affine_qparams({describe(x)}, bits={bits}) returned {got!r}; expected (scale, zero_point).")
+        _("affine_qparams({x}, bits={bits}) returned {got!r}; expected (scale, zero_point).").format(
+            x=describe(x), bits=bits, got=got))
     scale, zero_point = got
     assert isinstance(scale, float) and isinstance(zero_point, int) and \
         not isinstance(zero_point, bool), (
-            f"affine_qparams(...) returned ({type(scale).__name__}, {type(zero_point).__name__}); "
-            "expected a Python float scale and a Python int zero point.")
+            _("affine_qparams(...) returned ({scale_type}, {zero_point_type}); "
+              "expected a Python float scale and a Python int zero point.").format(
+                scale_type=type(scale).__name__, zero_point_type=type(zero_point).__name__))
     ref_scale, ref_zp = ref_qparams(x, bits)
     assert math.isclose(scale, ref_scale, rel_tol=1e-5), (
-        f"affine_qparams({describe(x)} with range [{x.min():.4g}, {x.max():.4g}], bits={bits}) "
-        f"returned scale {scale:.6g}; expected {ref_scale:.6g} = (max(x_max, 0) - min(x_min, 0)) "
-        f"/ (2**bits - 1).")
+        _("affine_qparams({x} with range [{x_min:.4g}, {x_max:.4g}], bits={bits}) "
+          "returned scale {scale:.6g}; expected {ref_scale:.6g} = (max(x_max, 0) - min(x_min, 0)) "
+          "/ (2**bits - 1).").format(
+            x=describe(x), x_min=x.min(), x_max=x.max(), bits=bits, scale=scale,
+            ref_scale=ref_scale))
     ratio = -min(x.min().item(), 0.0) / ref_scale
     tolerance = 1 if abs(ratio - math.floor(ratio) - 0.5) < 1e-3 + 1e-6 * ratio else 0
     assert abs(zero_point - ref_zp) <= tolerance and 0 <= zero_point <= 2**bits - 1, (
-        f"affine_qparams({describe(x)} with minimum {x.min():.4g}, bits={bits}) returned zero "
-        f"point {zero_point}; expected {ref_zp} = round(-min(x_min, 0) / scale), in "
-        f"[0, {2**bits - 1}].")
+        _("affine_qparams({x} with minimum {x_min:.4g}, bits={bits}) returned zero "
+          "point {zero_point}; expected {ref_zp} = round(-min(x_min, 0) / scale), in "
+          "[0, {q_top}].").format(
+            x=describe(x), x_min=x.min(), bits=bits, zero_point=zero_point, ref_zp=ref_zp,
+            q_top=2 ** bits - 1))
     # Every value of x (whose range contains 0 after widening) is within half a step.
     back = torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, 0, 2**bits - 1)
     worst = (back.double() - x.double()).abs().max().item()
     assert worst <= scale / 2 * (1 + 1e-4) + 1e-12, (
-        f"with affine_qparams' (scale={scale:.6g}, zero_point={zero_point}) for x in "
-        f"[{x.min():.4g}, {x.max():.4g}], bits={bits}, a value comes back {worst:.4g} away, more "
-        f"than half a step ({scale / 2:.4g}): the range does not cover x.")
+        _("with affine_qparams' (scale={scale:.6g}, zero_point={zero_point}) for x in "
+          "[{x_min:.4g}, {x_max:.4g}], bits={bits}, a value comes back {worst:.4g} away, more "
+          "than half a step ({half_step:.4g}): the range does not cover x.").format(
+            scale=scale, zero_point=zero_point, x_min=x.min(), x_max=x.max(), bits=bits,
+            worst=worst, half_step=scale / 2))
 
 
 @pytest.mark.exercise("affine_qparams", points=2, check="edge cases", weight=1)
@@ -107,21 +116,24 @@ def test_affine_qparams_constant_tensors_and_zero(nb, value, bits):
     x = torch.full((4, 3), value)
     scale, zero_point = call(nb.affine_qparams, x, bits)
     assert scale > 0 and math.isfinite(scale), (
-        f"affine_qparams(constant tensor of {value}, bits={bits}) returned scale {scale}; expected a "
-        "finite positive scale.")
+        _("affine_qparams(constant tensor of {value}, bits={bits}) returned scale {scale}; expected a "
+          "finite positive scale.").format(value=value, bits=bits, scale=scale))
     if value == 0.0:
         assert (scale, zero_point) == (1.0, 0), (
-            f"affine_qparams(all zeros, bits={bits}) returned ({scale}, {zero_point}); expected "
-            "(1.0, 0).")
+            _("affine_qparams(all zeros, bits={bits}) returned ({scale}, {zero_point}); expected "
+              "(1.0, 0).").format(bits=bits, scale=scale, zero_point=zero_point))
     else:
         ref = ref_qparams(x, bits)
         assert math.isclose(scale, ref[0], rel_tol=1e-5) and zero_point == ref[1], (
-            f"affine_qparams(constant tensor of {value}, bits={bits}) returned ({scale:.6g}, "
-            f"{zero_point}); expected ({ref[0]:.6g}, {ref[1]}): the range [min(c, 0), max(c, 0)].")
+            _("affine_qparams(constant tensor of {value}, bits={bits}) returned ({scale:.6g}, "
+              "{zero_point}); expected ({ref_0:.6g}, {ref_1}): the range [min(c, 0), max(c, 0)].").format(
+                value=value, bits=bits, scale=scale, zero_point=zero_point, ref_0=ref[0],
+                ref_1=ref[1]))
     zero = torch.fake_quantize_per_tensor_affine(torch.zeros(1), scale, zero_point, 0, 2**bits - 1)
     assert zero.item() == 0.0, (
-        f"affine_qparams(constant {value}, bits={bits}) gave ({scale}, {zero_point}), under which "
-        f"0.0 comes back as {zero.item()}: 0.0 must be exactly representable.")
+        _("affine_qparams(constant {value}, bits={bits}) gave ({scale}, {zero_point}), under which "
+          "0.0 comes back as {zero}: 0.0 must be exactly representable.").format(
+            value=value, bits=bits, scale=scale, zero_point=zero_point, zero=zero.item()))
 
 
 @pytest.mark.exercise("affine_qparams", points=2, check="errors", weight=1)
@@ -143,9 +155,11 @@ def test_quantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bits
     scale *= stretch  # 0.5: values beyond the range must clamp
     got = call(nb.quantize, x, scale, zero_point, bits)
     assert is_integer_tensor(got) and got.dtype in (torch.int32, torch.int64), (
-        f"quantize({describe(x)}, scale={scale:.4g}, zero_point={zero_point}, bits={bits}) "
-        f"returned {describe(got)}; expected an int32 or int64 tensor.")
-    assert got.shape == x.shape, f"quantize(x of shape {tuple(x.shape)}) returned shape {tuple(got.shape)}."
+        _("quantize({x}, scale={scale:.4g}, zero_point={zero_point}, bits={bits}) "
+          "returned {got}; expected an int32 or int64 tensor.").format(
+            x=describe(x), scale=scale, zero_point=zero_point, bits=bits, got=describe(got)))
+    assert got.shape == x.shape, _("quantize(x of shape {x_shape}) returned shape {got_shape}.").format(
+                                     x_shape=tuple(x.shape), got_shape=tuple(got.shape))
     expected = ref_quantize(x, scale, zero_point, bits)
     torch_ref = torch.round(
         torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, 0, 2**bits - 1).double()
@@ -154,13 +168,17 @@ def test_quantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bits
     diff = (got.to(torch.int64) - expected).abs()
     bad = (diff > 0) & ~ambiguous | (diff > 1)
     assert not bad.any(), (
-        f"quantize(x in [{x.min():.4g}, {x.max():.4g}] of shape {tuple(x.shape)}, scale={scale:.6g}, "
-        f"zero_point={zero_point}, bits={bits}) differs from clamp(round(x / scale) + zero_point, "
-        f"0, {2**bits - 1}) at {int(bad.sum())} positions, e.g. x = "
-        f"{x[bad][0].item():.6g}: got {got[bad][0].item()}, expected {expected[bad][0].item()}.")
+        _("quantize(x in [{x_min:.4g}, {x_max:.4g}] of shape {x_shape}, scale={scale:.6g}, "
+          "zero_point={zero_point}, bits={bits}) differs from clamp(round(x / scale) + zero_point, "
+          "0, {q_top}) at {n_bad} positions, e.g. x = "
+          "{x_example:.6g}: got {got_example}, expected {expected_example}.").format(
+            x_min=x.min(), x_max=x.max(), x_shape=tuple(x.shape), scale=scale,
+            zero_point=zero_point, bits=bits, q_top=2 ** bits - 1, n_bad=int(bad.sum()),
+            x_example=x[bad][0].item(), got_example=got[bad][0].item(),
+            expected_example=expected[bad][0].item()))
     assert not (((got.to(torch.int64) - torch_ref).abs() > 0) & ~ambiguous).any(), (
-        "quantize disagrees with torch.fake_quantize_per_tensor_affine for the same scale and "
-        "zero point.")
+        _("quantize disagrees with torch.fake_quantize_per_tensor_affine for the same scale and "
+          "zero point."))
 
 
 @pytest.mark.exercise("quantize", points=2, check="edge cases", weight=1)
@@ -168,17 +186,19 @@ def test_quantize_rounds_half_to_even_and_clamps(nb):
     ties = torch.tensor([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5])
     got = call(nb.quantize, ties, 1.0, 10, 8)
     assert got.tolist() == [10, 12, 12, 14, 10, 8, 8], (
-        f"quantize({ties.tolist()}, scale=1.0, zero_point=10, bits=8) returned {got.tolist()}; "
-        "expected [10, 12, 12, 14, 10, 8, 8] (torch.round: halves go to the even integer).")
+        _("quantize({ties_list}, scale=1.0, zero_point=10, bits=8) returned {got_list}; "
+          "expected [10, 12, 12, 14, 10, 8, 8] (torch.round: halves go to the even integer).").format(
+            ties_list=ties.tolist(), got_list=got.tolist()))
     big = torch.tensor([-1e9, 1e9, 0.0, 70000.0])
     got = call(nb.quantize, big, 1.0, 5, 16)
     assert got.tolist() == [0, 65535, 5, 65535], (
-        f"quantize({big.tolist()}, scale=1.0, zero_point=5, bits=16) returned {got.tolist()}; "
-        "expected [0, 65535, 5, 65535]: clamp to [0, 2**16 - 1] in a dtype wide enough for 16 bits.")
+        _("quantize({big_list}, scale=1.0, zero_point=5, bits=16) returned {got_list}; "
+          "expected [0, 65535, 5, 65535]: clamp to [0, 2**16 - 1] in a dtype wide enough for 16 bits.").format(
+            big_list=big.tolist(), got_list=got.tolist()))
     got = call(nb.quantize, torch.tensor([-0.3, 0.2, 0.9]), 0.5, 1, 1)
     assert got.tolist() == [0, 1, 1], (
-        f"quantize([-0.3, 0.2, 0.9], scale=0.5, zero_point=1, bits=1) returned {got.tolist()}; "
-        "expected [0, 1, 1] (1 bit: q in {0, 1}).")
+        _("quantize([-0.3, 0.2, 0.9], scale=0.5, zero_point=1, bits=1) returned {got_list}; "
+          "expected [0, 1, 1] (1 bit: q in {{0, 1}}).").format(got_list=got.tolist()))
 
 
 @pytest.mark.exercise("quantize", points=2, check="errors", weight=1)
@@ -200,17 +220,21 @@ def test_dequantize_matches_torch_fake_quantize(nb, seed, shape, value_range, bi
     q = ref_quantize(x, scale, zero_point, bits).to(torch.int32)
     got = call(nb.dequantize, q, scale, zero_point)
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == q.shape, (
-        f"dequantize({describe(q)}, scale={scale:.4g}, zero_point={zero_point}) returned "
-        f"{describe(got)}; expected a float32 tensor of q's shape.")
+        _("dequantize({q}, scale={scale:.4g}, zero_point={zero_point}) returned "
+          "{got}; expected a float32 tensor of q's shape.").format(
+            q=describe(q), scale=scale, zero_point=zero_point, got=describe(got)))
     expected = ((q.double() - zero_point) * scale).float()
     assert torch.allclose(got, expected, rtol=1e-6, atol=0), (
-        f"dequantize(q in [{q.min()}, {q.max()}], scale={scale:.6g}, zero_point={zero_point}) is off "
-        f"by up to {(got - expected).abs().max():.3g}; expected scale * (q - zero_point).")
+        _("dequantize(q in [{q_min}, {q_max}], scale={scale:.6g}, zero_point={zero_point}) is off "
+          "by up to {max_diff:.3g}; expected scale * (q - zero_point).").format(
+            q_min=q.min(), q_max=q.max(), scale=scale, zero_point=zero_point,
+            max_diff=(got - expected).abs().max()))
     reference = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0, 2**bits - 1)
     settled = ~near_tie(x, scale)
     assert torch.allclose(got[settled], reference[settled], rtol=1e-6, atol=1e-30), (
-        "dequantize(quantize(x)) disagrees with torch.fake_quantize_per_tensor_affine(x) for "
-        f"scale={scale:.6g}, zero_point={zero_point}, bits={bits}.")
+        _("dequantize(quantize(x)) disagrees with torch.fake_quantize_per_tensor_affine(x) for "
+          "scale={scale:.6g}, zero_point={zero_point}, bits={bits}.").format(
+            scale=scale, zero_point=zero_point, bits=bits))
 
 
 @pytest.mark.exercise("dequantize", points=1, check="storage dtypes", weight=1)
@@ -218,15 +242,16 @@ def test_dequantize_storage_dtypes_and_zero(nb):
     stored = torch.tensor([0, 1, 127, 128, 255], dtype=torch.uint8)
     got = call(nb.dequantize, stored, 0.5, 200)
     assert got.tolist() == [-100.0, -99.5, -36.5, -36.0, 27.5], (
-        f"dequantize(uint8 {stored.tolist()}, scale=0.5, zero_point=200) returned {got.tolist()}; "
-        "expected [-100.0, -99.5, -36.5, -36.0, 27.5]: widen uint8 before subtracting the zero point.")
+        _("dequantize(uint8 {stored_list}, scale=0.5, zero_point=200) returned {got_list}; "
+          "expected [-100.0, -99.5, -36.5, -36.0, 27.5]: widen uint8 before subtracting the zero point.").format(
+            stored_list=stored.tolist(), got_list=got.tolist()))
     signed = torch.tensor([-127, 0, 127], dtype=torch.int8)
     got = call(nb.dequantize, signed, 0.25, 100)
     assert got.tolist() == [-56.75, -25.0, 6.75], (
-        f"dequantize(int8 {signed.tolist()}, scale=0.25, zero_point=100) returned {got.tolist()}; "
-        "expected [-56.75, -25.0, 6.75].")
+        _("dequantize(int8 {signed_list}, scale=0.25, zero_point=100) returned {got_list}; "
+          "expected [-56.75, -25.0, 6.75].").format(signed_list=signed.tolist(), got_list=got.tolist()))
     got = call(nb.dequantize, torch.tensor([7], dtype=torch.int64), 0.3, 7)
-    assert got.tolist() == [0.0], "dequantize(q = zero_point) must be exactly 0.0."
+    assert got.tolist() == [0.0], _("dequantize(q = zero_point) must be exactly 0.0.")
 
 
 # ---------------------------------------------------------------- symmetric_per_channel_quantize
@@ -252,24 +277,30 @@ def test_symmetric_per_channel_matches_reference(nb, seed, shape, bits, zero_row
             w[row] = 0
     got = call(nb.symmetric_per_channel_quantize, w, bits)
     assert isinstance(got, tuple) and len(got) == 2, (
-        f"symmetric_per_channel_quantize(w, bits={bits}) returned {describe(got)}; expected (q, scales).")
+        _("symmetric_per_channel_quantize(w, bits={bits}) returned {got}; expected (q, scales).").format(
+            bits=bits, got=describe(got)))
     q, scales = got
     q_max = 2 ** (bits - 1) - 1
     assert is_integer_tensor(q) and q.shape == w.shape, (
-        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned q = "
-        f"{describe(q)}; expected an integer tensor of w's shape.")
+        _("symmetric_per_channel_quantize(w of shape {w_shape}, bits={bits}) returned q = "
+          "{q}; expected an integer tensor of w's shape.").format(
+            w_shape=tuple(w.shape), bits=bits, q=describe(q)))
     assert isinstance(scales, torch.Tensor) and scales.shape == (shape[0],), (
-        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}) returned scales "
-        f"{describe(scales)}; expected shape ({shape[0]},), one per output channel (dim 0).")
+        _("symmetric_per_channel_quantize(w of shape {w_shape}) returned scales "
+          "{scales}; expected shape ({shape_0},), one per output channel (dim 0).").format(
+            w_shape=tuple(w.shape), scales=describe(scales), shape_0=shape[0]))
     max_abs = w.abs().reshape(shape[0], -1).amax(1).double()
     expected_scales = torch.where(max_abs > 0, max_abs / q_max, torch.ones_like(max_abs))
     assert torch.allclose(scales.double(), expected_scales, rtol=1e-6, atol=0), (
-        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned scales "
-        f"{scales[:4].tolist()}...; expected {expected_scales[:4].tolist()}... = max|w_c| / "
-        f"{q_max} (1.0 for an all-zero channel).")
+        _("symmetric_per_channel_quantize(w of shape {w_shape}, bits={bits}) returned scales "
+          "{scales_head}...; expected {expected_scales_head}... = max|w_c| / "
+          "{q_max} (1.0 for an all-zero channel).").format(
+            w_shape=tuple(w.shape), bits=bits, scales_head=scales[:4].tolist(),
+            expected_scales_head=expected_scales[:4].tolist(), q_max=q_max))
     assert int(q.abs().max()) <= q_max, (
-        f"symmetric_per_channel_quantize(..., bits={bits}) returned |q| up to {int(q.abs().max())}; "
-        f"expected at most {q_max} (the range is symmetric, -{q_max}..{q_max}).")
+        _("symmetric_per_channel_quantize(..., bits={bits}) returned |q| up to {largest}; "
+          "expected at most {q_max} (the range is symmetric, -{q_max}..{q_max}).").format(
+            bits=bits, largest=int(q.abs().max()), q_max=q_max))
     per_row = expected_scales.reshape(-1, *([1] * (len(shape) - 1)))
     expected_q = torch.round(w.double() / per_row).clamp(-q_max, q_max).to(torch.int64)
     reference = torch.fake_quantize_per_channel_affine(
@@ -277,14 +308,16 @@ def test_symmetric_per_channel_matches_reference(nb, seed, shape, bits, zero_row
     ambiguous = near_tie(w, per_row)
     diff = (q.to(torch.int64) - expected_q).abs()
     assert not (((diff > 0) & ~ambiguous) | (diff > 1)).any(), (
-        f"symmetric_per_channel_quantize(w of shape {tuple(w.shape)}, bits={bits}): q differs from "
-        f"round(w / scale_c) at {int(((diff > 0) & ~ambiguous).sum())} positions.")
+        _("symmetric_per_channel_quantize(w of shape {w_shape}, bits={bits}): q differs from "
+          "round(w / scale_c) at {n_diff} positions.").format(
+            w_shape=tuple(w.shape), bits=bits,
+            n_diff=int(((diff > 0) & ~ambiguous).sum())))
     back = q.double() * per_row
     assert torch.allclose(back[~ambiguous].float(), reference[~ambiguous], rtol=1e-5, atol=1e-12), (
-        "symmetric_per_channel_quantize: q * scale disagrees with "
-        "torch.fake_quantize_per_channel_affine for the same scales.")
+        _("symmetric_per_channel_quantize: q * scale disagrees with "
+          "torch.fake_quantize_per_channel_affine for the same scales."))
     assert ((back - w.double()).abs() <= per_row / 2 * (1 + 1e-5)).all(), (
-        "symmetric_per_channel_quantize: some q * scale_c is more than half a step from w.")
+        _("symmetric_per_channel_quantize: some q * scale_c is more than half a step from w."))
 
 
 @pytest.mark.exercise("symmetric_per_channel_quantize", points=2, check="main property",
@@ -293,9 +326,9 @@ def test_symmetric_per_channel_outlier_channel(nb):
     w = torch.tensor([[0.012, -0.02, 0.013], [50.0, -10.0, 3.0]])
     q, scales = call(nb.symmetric_per_channel_quantize, w, 8)
     assert q[0].tolist() == [76, -127, 83], (
-        f"symmetric_per_channel_quantize([[0.012, -0.02, 0.013], [50, -10, 3]], bits=8) returned "
-        f"row 0 = {q[0].tolist()}; expected [76, -127, 83]: the small channel gets its own scale "
-        "0.02 / 127, unaffected by the large one.")
+        _("symmetric_per_channel_quantize([[0.012, -0.02, 0.013], [50, -10, 3]], bits=8) returned "
+          "row 0 = {row0}; expected [76, -127, 83]: the small channel gets its own scale "
+          "0.02 / 127, unaffected by the large one.").format(row0=q[0].tolist()))
 
 
 @pytest.mark.exercise("symmetric_per_channel_quantize", points=2, check="errors", weight=1)
@@ -311,7 +344,7 @@ def ref_kmeans(values, bits, iters):
     values = values.flatten().float()
     k = 2**bits
     codebook = torch.linspace(values.min().item(), values.max().item(), k)
-    for _ in range(iters):
+    for _iteration in range(iters):
         labels = (values[:, None] - codebook).abs().argmin(1)
         sums = torch.zeros(k, dtype=torch.float64).index_add_(0, labels, values.double())
         counts = torch.bincount(labels, minlength=k)
@@ -337,46 +370,54 @@ def test_kmeans_never_worse_than_linear_codebook(nb, seed, shape, bits, iters, h
         w = w ** 3
     got = call(nb.kmeans_quantize, w, bits, iters=iters)
     assert isinstance(got, tuple) and len(got) == 2, (
-        f"kmeans_quantize(w, bits={bits}, iters={iters}) returned {describe(got)}; expected "
-        "(codebook, labels).")
+        _("kmeans_quantize(w, bits={bits}, iters={iters}) returned {got}; expected "
+          "(codebook, labels).").format(bits=bits, iters=iters, got=describe(got)))
     codebook, labels = got
     k = 2**bits
     assert isinstance(codebook, torch.Tensor) and codebook.shape == (k,) and \
         bool(torch.isfinite(codebook).all()), (
-            f"kmeans_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned codebook "
-            f"{describe(codebook)}; expected {k} finite centroids.")
+            _("kmeans_quantize(w of shape {w_shape}, bits={bits}) returned codebook "
+              "{codebook}; expected {k} finite centroids.").format(
+                w_shape=tuple(w.shape), bits=bits, codebook=describe(codebook), k=k))
     assert is_integer_tensor(labels) and labels.shape == w.shape and \
         int(labels.min()) >= 0 and int(labels.max()) < k, (
-            f"kmeans_quantize(w of shape {tuple(w.shape)}, bits={bits}) returned labels "
-            f"{describe(labels)}; expected integers in [0, {k}) of w's shape.")
+            _("kmeans_quantize(w of shape {w_shape}, bits={bits}) returned labels "
+              "{labels}; expected integers in [0, {k}) of w's shape.").format(
+                w_shape=tuple(w.shape), bits=bits, labels=describe(labels), k=k))
     rebuilt = codebook[labels.long()]
     assert rebuilt.unique().numel() <= k, (
-        f"kmeans_quantize(w, bits={bits}) rebuilds w with {rebuilt.unique().numel()} distinct "
-        f"values; expected at most 2**bits = {k}.")
+        _("kmeans_quantize(w, bits={bits}) rebuilds w with {distinct} distinct "
+          "values; expected at most 2**bits = {k}.").format(
+            bits=bits, distinct=rebuilt.unique().numel(), k=k))
     error = ((rebuilt.double() - w.double()) ** 2).sum().item()
     initial = torch.linspace(w.min().item(), w.max().item(), k)
     initial_error = squared_error_to_nearest(w, initial)
     assert error <= initial_error * (1 + 1e-5) + 1e-9, (
-        f"kmeans_quantize(w of shape {tuple(w.shape)}, bits={bits}, iters={iters}) has squared "
-        f"error {error:.6g}, worse than the linear initial codebook's {initial_error:.6g}.")
+        _("kmeans_quantize(w of shape {w_shape}, bits={bits}, iters={iters}) has squared "
+          "error {error:.6g}, worse than the linear initial codebook's {initial_error:.6g}.").format(
+            w_shape=tuple(w.shape), bits=bits, iters=iters, error=error,
+            initial_error=initial_error))
     nearest = (w.double()[..., None] - codebook.double()).abs().amin(-1)
     assert torch.allclose((rebuilt.double() - w.double()).abs(), nearest, atol=1e-6), (
-        f"kmeans_quantize(w, bits={bits}, iters={iters}): some label does not point to the "
-        "centroid nearest its weight in the returned codebook.")
+        _("kmeans_quantize(w, bits={bits}, iters={iters}): some label does not point to the "
+          "centroid nearest its weight in the returned codebook.").format(bits=bits, iters=iters))
 
 
 @pytest.mark.exercise("kmeans_quantize", points=3, check="main property", weight=2)
 @pytest.mark.parametrize("bits,iters", [(1, 1), (2, 0), (2, 3), (3, 1), (3, 5), (4, 2)])
 def test_kmeans_follows_lloyd(nb, bits, iters):
     w = torch.randn(40, 25, generator=torch.Generator().manual_seed(bits * 10 + iters))
-    codebook, _ = call(nb.kmeans_quantize, w, bits, iters=iters)
+    codebook, _labels = call(nb.kmeans_quantize, w, bits, iters=iters)
     expected = ref_kmeans(w, bits, iters)
     span = (w.max() - w.min()).item()
     assert torch.allclose(codebook.float(), expected, atol=1e-4 * span, rtol=0), (
-        f"kmeans_quantize(randn (40, 25), bits={bits}, iters={iters}) returned codebook "
-        f"{[round(v, 4) for v in codebook.tolist()[:6]]}...; expected "
-        f"{[round(v, 4) for v in expected.tolist()[:6]]}... (linear initialisation from w.min() "
-        "to w.max(), then iters rounds of assign-to-nearest and move-to-mean).")
+        _("kmeans_quantize(randn (40, 25), bits={bits}, iters={iters}) returned codebook "
+          "{codebook_head}...; expected "
+          "{expected_head}... (linear initialisation from w.min() "
+          "to w.max(), then iters rounds of assign-to-nearest and move-to-mean).").format(
+            bits=bits, iters=iters,
+            codebook_head=[round(v, 4) for v in codebook.tolist()[:6]],
+            expected_head=[round(v, 4) for v in expected.tolist()[:6]]))
 
 
 @pytest.mark.exercise("kmeans_quantize", points=3, check="edge cases", weight=1)
@@ -384,18 +425,21 @@ def test_kmeans_edge_cases(nb):
     lonely = torch.tensor([0.0, 0.0, 0.0, 9.0, 9.0])
     codebook, labels = call(nb.kmeans_quantize, lonely, 2, iters=4)
     assert torch.allclose(codebook, torch.tensor([0.0, 3.0, 6.0, 9.0])), (
-        f"kmeans_quantize({lonely.tolist()}, bits=2) returned codebook {codebook.tolist()}; "
-        "expected [0, 3, 6, 9]: empty clusters keep their centroid.")
+        _("kmeans_quantize({lonely_list}, bits=2) returned codebook {codebook_list}; "
+          "expected [0, 3, 6, 9]: empty clusters keep their centroid.").format(
+            lonely_list=lonely.tolist(), codebook_list=codebook.tolist()))
     constant = torch.full((3, 4), -1.25)
     codebook, labels = call(nb.kmeans_quantize, constant, 3, iters=5)
     assert bool(torch.isfinite(codebook).all()) and torch.equal(codebook[labels.long()], constant), (
-        f"kmeans_quantize(constant tensor of -1.25, bits=3) returned codebook {codebook.tolist()}; "
-        "expected finite centroids that rebuild the tensor exactly.")
+        _("kmeans_quantize(constant tensor of -1.25, bits=3) returned codebook {codebook_list}; "
+          "expected finite centroids that rebuild the tensor exactly.").format(
+            codebook_list=codebook.tolist()))
     single = torch.tensor([[0.7]])
     codebook, labels = call(nb.kmeans_quantize, single, 1)
     assert labels.shape == (1, 1) and codebook[labels.long()].item() == pytest.approx(0.7), (
-        f"kmeans_quantize([[0.7]], bits=1) returned codebook {codebook.tolist()} and labels "
-        f"{labels.tolist()}; expected labels of shape (1, 1) that rebuild 0.7.")
+        _("kmeans_quantize([[0.7]], bits=1) returned codebook {codebook_list} and labels "
+          "{labels_list}; expected labels of shape (1, 1) that rebuild 0.7.").format(
+            codebook_list=codebook.tolist(), labels_list=labels.tolist()))
 
 
 @pytest.mark.exercise("kmeans_quantize", points=3, check="errors", weight=1)
@@ -436,14 +480,15 @@ def test_fake_quantize_forward(nb, seed, shape, value_range, bits, stretch):
     scale *= stretch  # 0.5: some values lie outside the representable range and clip
     y = call(nb.fake_quantize, x, scale, zero_point, bits)
     assert isinstance(y, torch.Tensor) and y.shape == x.shape and y.is_floating_point(), (
-        f"fake_quantize(x of shape {tuple(x.shape)}, ...) returned {describe(y)}; expected a float "
-        "tensor of x's shape.")
+        _("fake_quantize(x of shape {x_shape}, ...) returned {y}; expected a float "
+          "tensor of x's shape.").format(x_shape=tuple(x.shape), y=describe(y)))
     reference = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0, 2**bits - 1)
     settled = ~near_tie(x, scale)
     assert torch.allclose(y.detach()[settled].float(), reference[settled], rtol=1e-6, atol=1e-30), (
-        f"fake_quantize(x in [{x.min():.4g}, {x.max():.4g}], scale={scale:.6g}, "
-        f"zero_point={zero_point}, bits={bits}) differs from torch.fake_quantize_per_tensor_affine "
-        "in the forward pass: it should equal dequantize(quantize(x)).")
+        _("fake_quantize(x in [{x_min:.4g}, {x_max:.4g}], scale={scale:.6g}, "
+          "zero_point={zero_point}, bits={bits}) differs from torch.fake_quantize_per_tensor_affine "
+          "in the forward pass: it should equal dequantize(quantize(x)).").format(
+            x_min=x.min(), x_max=x.max(), scale=scale, zero_point=zero_point, bits=bits))
 
 
 @pytest.mark.exercise("fake_quantize", points=3, check="straight-through gradient", weight=2)
@@ -454,19 +499,21 @@ def test_fake_quantize_straight_through_gradient(nb, seed, shape, value_range, b
     scale, zero_point = ref_qparams(x, bits)
     scale *= stretch  # 0.5: some values lie outside the representable range
     upstream = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
-    _, has_grad_fn, grad = nb.fake_quantize.run_with(backward_scenario, x, scale, zero_point,
+    _output, has_grad_fn, grad = nb.fake_quantize.run_with(backward_scenario, x, scale, zero_point,
                                                      bits, upstream)
     assert has_grad_fn, (
-        "fake_quantize(x with requires_grad=True, ...) returned a tensor that does not require a "
-        "gradient: the straight-through estimator must let gradients reach x.")
+        _("fake_quantize(x with requires_grad=True, ...) returned a tensor that does not require a "
+          "gradient: the straight-through estimator must let gradients reach x."))
     low, high = (0 - zero_point) * scale, (2**bits - 1 - zero_point) * scale
     inside = (x >= low) & (x <= high)
     expected_grad = torch.where(inside, upstream, torch.zeros_like(upstream))
     assert grad is not None and torch.equal(grad, expected_grad), (
-        f"fake_quantize(x, scale={scale:.6g}, zero_point={zero_point}, bits={bits}): the gradient "
-        f"should equal the upstream gradient where {low:.4g} <= x <= {high:.4g} and 0 elsewhere "
-        f"(straight-through estimator); it differs at "
-        f"{'all' if grad is None else int((grad != expected_grad).sum())} positions.")
+        _("fake_quantize(x, scale={scale:.6g}, zero_point={zero_point}, bits={bits}): the gradient "
+          "should equal the upstream gradient where {low:.4g} <= x <= {high:.4g} and 0 elsewhere "
+          "(straight-through estimator); it differs at "
+          "{bad_count} positions.").format(
+            scale=scale, zero_point=zero_point, bits=bits, low=low, high=high,
+            bad_count=_('all') if grad is None else int((grad != expected_grad).sum())))
 
 
 @pytest.mark.exercise("fake_quantize", points=3, check="straight-through gradient", weight=2)
@@ -476,15 +523,18 @@ def test_fake_quantize_jacobian_is_diagonal_mask(nb):
     jacobian = nb.fake_quantize.run_with(jacobian_scenario, x, scale, zero_point, bits)
     expected = torch.diag(torch.tensor([0, 1, 0, 1, 1, 1, 1, 0, 0, 0], dtype=torch.float32))
     assert torch.equal(jacobian, expected), (
-        f"fake_quantize(x={x.tolist()}, scale=0.5, zero_point=2, bits=3) has Jacobian diagonal "
-        f"{torch.diagonal(jacobian).tolist()}; expected {torch.diagonal(expected).tolist()}: "
-        "1 inside [-1.0, 2.5] (ends included), 0 outside, and nothing off the diagonal. Values in "
-        "(2.5, 2.75) still round into range but are outside it, so their gradient is 0.")
-    _, _, grad = nb.fake_quantize.run_with(backward_scenario, torch.tensor([0.3, 5.0]), 0.25, 0, 2,
+        _("fake_quantize(x={x_list}, scale=0.5, zero_point=2, bits=3) has Jacobian diagonal "
+          "{jacobian_diag}; expected {expected_diag}: "
+          "1 inside [-1.0, 2.5] (ends included), 0 outside, and nothing off the diagonal. Values in "
+          "(2.5, 2.75) still round into range but are outside it, so their gradient is 0.").format(
+            x_list=x.tolist(), jacobian_diag=torch.diagonal(jacobian).tolist(),
+            expected_diag=torch.diagonal(expected).tolist()))
+    _output, _has_grad_fn, grad = nb.fake_quantize.run_with(backward_scenario, torch.tensor([0.3, 5.0]), 0.25, 0, 2,
                                            torch.ones(2))
     assert grad is not None and grad.tolist() == [1.0, 0.0], (
-        f"fake_quantize([0.3, 5.0], scale=0.25, zero_point=0, bits=2) gave gradient "
-        f"{None if grad is None else grad.tolist()}; expected [1.0, 0.0].")
+        _("fake_quantize([0.3, 5.0], scale=0.25, zero_point=0, bits=2) gave gradient "
+          "{grad_list}; expected [1.0, 0.0].").format(
+            grad_list=None if grad is None else grad.tolist()))
 
 
 @pytest.mark.exercise("fake_quantize", points=3, check="forward", weight=1)
@@ -492,8 +542,8 @@ def test_fake_quantize_without_grad_and_inputs_untouched(nb):
     x = torch.tensor([0.1, 0.2, -0.4])
     got = call(nb.fake_quantize, x, 0.125, 4, 4)
     assert isinstance(got, torch.Tensor) and torch.equal(got.float(), torch.tensor([0.125, 0.25, -0.375])), (
-        f"fake_quantize([0.1, 0.2, -0.4] without requires_grad, scale=0.125, zero_point=4, "
-        f"bits=4) returned {describe(got)}; expected [0.125, 0.25, -0.375].")
+        _("fake_quantize([0.1, 0.2, -0.4] without requires_grad, scale=0.125, zero_point=4, "
+          "bits=4) returned {got}; expected [0.125, 0.25, -0.375].").format(got=describe(got)))
 
 
 # ---------------------------------------------------------------- quantized_linear
@@ -533,18 +583,26 @@ def test_quantized_linear_within_one_step(nb, seed, batch, n_in, n_out, bits, wi
         q_x, q_w = q_x.to(torch.uint8), q_w.to(torch.int8)
     got = call(nb.quantized_linear, q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp,
                bits=bits)
-    where = (f"quantized_linear(q_x {describe(q_x)}, x_zp={x_zp}, q_w {describe(q_w)}, "
-             f"bias={'given' if with_bias else 'None'}, out_zp={out_zp}, bits={bits})")
+    where = (_("quantized_linear(q_x {q_x}, x_zp={x_zp}, q_w {q_w}, "
+               "bias={bias_given}, out_zp={out_zp}, bits={bits})").format(
+                 q_x=describe(q_x), x_zp=x_zp, q_w=describe(q_w),
+                 bias_given='given' if with_bias else 'None', out_zp=out_zp,
+                 bits=bits))
     assert is_integer_tensor(got) and got.shape == (batch, n_out), (
-        f"{where} returned {describe(got)}; expected an integer tensor of shape ({batch}, {n_out}).")
+        _("{where} returned {got}; expected an integer tensor of shape ({batch}, {n_out}).").format(
+            where=where, got=describe(got), batch=batch, n_out=n_out))
     assert int(got.min()) >= 0 and int(got.max()) <= 2**bits - 1, (
-        f"{where} returned values in [{int(got.min())}, {int(got.max())}]; expected [0, {2**bits - 1}].")
+        _("{where} returned values in [{got_min}, {got_max}]; expected [0, {q_top}].").format(
+            where=where, got_min=int(got.min()), got_max=int(got.max()), q_top=2 ** bits - 1))
     expected = float_reference(q_x, x_scale, x_zp, q_w, w_scales, bias, out_scale, out_zp, bits)
     worst = int((got.double() - expected).abs().max())
     assert worst <= 1, (
-        f"{where} is {worst} output steps from the float computation "
-        "round((dequantized x @ dequantized W.T + bias) / out_scale) + out_zp; at most 1 allowed."
-        + (" The inputs were uint8/int8: widen them to int32 before arithmetic." if storage else ""))
+        _("{where} is {worst} output steps from the float computation "
+          "round((dequantized x @ dequantized W.T + bias) / out_scale) + out_zp; at most 1 "
+          "allowed.{hint}").format(
+            where=where, worst=worst,
+            hint=_(" The inputs were uint8/int8: widen them to int32 before arithmetic.")
+            if storage else ""))
 
 
 @pytest.mark.exercise("quantized_linear", points=3, check="int32 accumulation", weight=1)
@@ -562,9 +620,10 @@ def test_quantized_linear_accumulates_without_overflow(nb, sign):
     expected = float_reference(q_x, x_scale, x_zp, q_w, w_scales, None, out_scale, out_zp, 8)
     worst = int((got.double() - expected).abs().max())
     assert worst <= 1, (
-        f"quantized_linear(q_x all 255 (uint8, {n_in} features), q_w all {127 * sign} (int8)) "
-        f"returned {got.tolist()}; expected {expected.long().tolist()}: the sum "
-        f"{n_in} * 255 * 127 needs an int32 (or int64) accumulator — widen the inputs first.")
+        _("quantized_linear(q_x all 255 (uint8, {n_in} features), q_w all {w_value} (int8)) "
+          "returned {got}; expected {expected}: the sum "
+          "{n_in} * 255 * 127 needs an int32 (or int64) accumulator — widen the inputs first.").format(
+            n_in=n_in, w_value=127 * sign, got=got.tolist(), expected=expected.long().tolist()))
 
 
 @pytest.mark.exercise("quantized_linear", points=3, check="main property", weight=2)
@@ -574,13 +633,13 @@ def test_quantized_linear_zero_points_and_bias(nb):
     w_scales, bias = torch.tensor([0.5, 0.25]), torch.tensor([0.5, -0.5])
     got = call(nb.quantized_linear, q_x, 1.0, 1, q_w, w_scales, bias, 0.25, 4, bits=4)
     assert got.tolist() == [[12, 1]], (
-        f"quantized_linear(q_x=[[3, 0, 1]], x_zp=1, q_w=[[1, -1, 2], [0, 1, 1]], w_scales=[0.5, "
-        f"0.25], bias=[0.5, -0.5], out_scale=0.25, out_zp=4, bits=4) returned {got.tolist()}; "
-        "expected [[12, 1]] (float outputs [2.0, -0.75]).")
+        _("quantized_linear(q_x=[[3, 0, 1]], x_zp=1, q_w=[[1, -1, 2], [0, 1, 1]], w_scales=[0.5, "
+          "0.25], bias=[0.5, -0.5], out_scale=0.25, out_zp=4, bits=4) returned {got_list}; "
+          "expected [[12, 1]] (float outputs [2.0, -0.75]).").format(got_list=got.tolist()))
     got = call(nb.quantized_linear, q_x, 1.0, 1, q_w, w_scales, None, 0.25, 0, bits=4)
     assert got.tolist() == [[6, 0]], (
-        f"quantized_linear(same, bias=None, out_zp=0) returned {got.tolist()}; expected [[6, 0]]: "
-        "negative outputs clamp to 0 (a fused ReLU).")
+        _("quantized_linear(same, bias=None, out_zp=0) returned {got_list}; expected [[6, 0]]: "
+          "negative outputs clamp to 0 (a fused ReLU).").format(got_list=got.tolist()))
 
 
 @pytest.mark.exercise("quantized_linear", points=3, check="errors", weight=1)
@@ -644,10 +703,12 @@ def calibration_text(x, method, bits, **kwargs):
 
 def check_returned_pair(got, text):
     assert isinstance(got, tuple) and len(got) == 2, (
-        f"{text} returned {got!r}; expected a tuple (scale, zero_point).")
+        _("{text} returned {got!r}; expected a tuple (scale, zero_point).").format(
+            text=text, got=got))
     assert isinstance(got[0], float) and isinstance(got[1], int) and not isinstance(got[1], bool), (
-        f"{text} returned ({type(got[0]).__name__}, {type(got[1]).__name__}); expected "
-        "(float, int), as affine_qparams returns them.")
+        _("{text} returned ({scale_type}, {zero_point_type}); expected "
+          "(float, int), as affine_qparams returns them.").format(
+            text=text, scale_type=type(got[0]).__name__, zero_point_type=type(got[1]).__name__))
 
 
 calibration_inputs = dict(seed=seeds, shape=st.sampled_from([(50,), (8, 40), (3, 7, 11), (400,)]),
@@ -665,7 +726,8 @@ def test_calibrate_range_minmax_and_percentile(nb, seed, shape, outliers, bits, 
     check_returned_pair(got, text)
     want = ref_qparams(x, bits)
     assert same_qparams(got, want, -min(x.min().item(), 0.0) / want[0]), (
-        f"{text} returned {got}; expected {want}, affine_qparams of the whole tensor.")
+        _("{text} returned {got}; expected {want}, affine_qparams of the whole tensor.").format(
+            text=text, got=got, want=want))
     text = calibration_text(x, "percentile", bits, percentile=percentile)
     got = call(nb.calibrate_range, x, "percentile", bits, percentile=percentile)
     check_returned_pair(got, text)
@@ -673,10 +735,13 @@ def test_calibrate_range_minmax_and_percentile(nb, seed, shape, outliers, bits, 
     lo, hi = torch.quantile(x.double().flatten(), levels).tolist()
     want = ref_range_qparams(lo, hi, bits)
     assert same_qparams(got, want, -min(lo, 0.0) / want[0]), (
-        f"{text} returned {got}; expected {want}: the float64 torch.quantile of the flattened "
-        f"activations at {levels[0].item():.6g} and {levels[1].item():.6g} is [{lo:.6g}, {hi:.6g}], "
-        "widened to contain 0 by affine_qparams.")
-    assert torch.equal(x, before), f"{text} modified its activations; leave them unchanged."
+        _("{text} returned {got}; expected {want}: the float64 torch.quantile of the flattened "
+          "activations at {levels_0:.6g} and {levels_1:.6g} is [{lo:.6g}, {hi:.6g}], "
+          "widened to contain 0 by affine_qparams.").format(
+            text=text, got=got, want=want, levels_0=levels[0].item(), levels_1=levels[1].item(),
+            lo=lo, hi=hi))
+    assert torch.equal(x, before), _("{text} modified its activations; leave them unchanged.").format(
+                                       text=text)
 
 
 @pytest.mark.exercise("calibrate_range", points=3, check="main property", weight=2)
@@ -693,27 +758,34 @@ def test_calibrate_range_mse_is_the_best_candidate(nb, seed, shape, outliers, bi
     matches = [k for k, (s, z) in enumerate(candidates, start=1)
                if z == got[1] and math.isclose(s, got[0], rel_tol=1e-5)]
     assert matches, (
-        f"{text} returned {got}, which is not affine_qparams of any candidate range "
-        f"[alpha * lo, alpha * hi], alpha = k / {grid}, k = 1..{grid}.")
+        _("{text} returned {got}, which is not affine_qparams of any candidate range "
+          "[alpha * lo, alpha * hi], alpha = k / {grid}, k = 1..{grid}.").format(
+            text=text, got=got, grid=grid))
     got_error = ref_calibration_error(x, *got, bits)
     assert got_error <= best * (1 + 1e-5) + 1e-12, (
-        f"{text} returned the candidate alpha = {matches[0]}/{grid} with mean squared error "
-        f"{got_error:.6g}; alpha = {errors.index(best) + 1}/{grid} gives {best:.6g}, the "
-        "smallest over all the activations.")
+        _("{text} returned the candidate alpha = {k_got}/{grid} with mean squared error "
+          "{got_error:.6g}; alpha = {best_k}/{grid} gives {best:.6g}, the "
+          "smallest over all the activations.").format(
+            text=text, k_got=matches[0], grid=grid, got_error=got_error,
+            best_k=errors.index(best) + 1, best=best))
     assert got_error <= errors[-1] * (1 + 1e-5) + 1e-12, (
-        f"{text} has a larger error than min-max (alpha = 1), which is one of its candidates.")
+        _("{text} has a larger error than min-max (alpha = 1), which is one of its candidates.").format(
+            text=text))
 
 
 @pytest.mark.exercise("calibrate_range", points=3, check="edge cases", weight=1)
 @pytest.mark.parametrize("method", ["minmax", "percentile", "mse"])
 def test_calibrate_range_constant_inputs(nb, method):
-    for x, want, why in [(torch.zeros(6), (1.0, 0), "an all-zero input gets scale 1.0, zero point 0"),
+    for x, want, why in [(torch.zeros(6), (1.0, 0),
+                          _("an all-zero input gets scale 1.0, zero point 0")),
                          (torch.full((2, 3), 5.0), (5 / 255, 0),
-                          "a constant 5.0 gets the range [0, 5]")]:
+                          _("a constant 5.0 gets the range [0, 5]"))]:
         got = call(nb.calibrate_range, x, method, 8)
         check_returned_pair(got, calibration_text(x, method, 8))
         assert same_qparams(got, want), (
-            f"{calibration_text(x, method, 8)} returned {got}; expected {want}: {why}.")
+            _("{call_text} returned {got}; expected {want}: {why}.").format(
+                call_text=calibration_text(x, method, 8), got=got, want=want,
+                why=why))
 
 
 @pytest.mark.exercise("calibrate_range", points=3, check="edge cases", weight=1)
@@ -724,8 +796,10 @@ def test_calibrate_range_percentile_100_and_grid_1_are_minmax(nb):
         method = "percentile" if "percentile" in kwargs else "mse"
         got = call(nb.calibrate_range, x, method, 4, **kwargs)
         assert same_qparams(got, want), (
-            f"{calibration_text(x, method, 4, **kwargs)} returned {got}; expected the min-max "
-            f"qparams {want}.")
+            _("{call_text} returned {got}; expected the min-max "
+              "qparams {want}.").format(
+                call_text=calibration_text(x, method, 4, **kwargs), got=got,
+                want=want))
 
 
 @pytest.mark.exercise("calibrate_range", points=3, check="errors", weight=1)
@@ -766,10 +840,11 @@ def qat_in_child(function, *args):
             return qat_scenario(function, *args)
         return runner(qat_scenario, *args)
     except NotImplementedError:
-        raise AssertionError("qat_step is not implemented yet: replace `raise "
-                             "NotImplementedError()` with your code.") from None
+        raise AssertionError(_("qat_step is not implemented yet: replace `raise "
+                               "NotImplementedError()` with your code.")) from None
     except Exception as error:
-        raise AssertionError(f"qat_step raised {type(error).__name__}: {error}") from error
+        raise AssertionError(_("qat_step raised {error_type}: {error}").format(
+                                 error_type=type(error).__name__, error=error)) from error
 
 
 def qat_mlp(seed, sizes):
@@ -804,7 +879,7 @@ def test_qat_step_matches_reference_sgd_steps(nb, seed, sizes, bits, steps, stal
     twin = copy.deepcopy(layers).train()
     optimizer = torch.optim.SGD(twin.parameters(), lr=0.3)
     expected = []
-    for _ in range(steps):
+    for _step in range(steps):
         optimizer.zero_grad()
         loss = torch.nn.functional.cross_entropy(ref_qat_forward(twin, x, act_qparams, bits), y)
         loss.backward()
@@ -812,24 +887,31 @@ def test_qat_step_matches_reference_sgd_steps(nb, seed, sizes, bits, steps, stal
         expected.append(loss.item())
     x_before, y_before, qparams_before = x.clone(), y.clone(), list(act_qparams)
     got = qat_in_child(nb.qat_step, layers, x, y, act_qparams, bits, 0.3, steps, stale)
-    setting = (f"qat_step(MLP {sizes} in eval mode, batch of 12, SGD lr=0.3, bits={bits}, "
-               f"activation ranges x{narrow}) x {steps}"
-               + (" with stale gradients on the parameters" if stale else ""))
+    setting = _("qat_step(MLP {sizes} in eval mode, batch of 12, SGD lr=0.3, bits={bits}, "
+                "activation ranges x{narrow}) x {steps}{stale}").format(
+        sizes=sizes, bits=bits, narrow=narrow, steps=steps,
+        stale=_(" with stale gradients on the parameters") if stale else "")
     assert torch.equal(x, x_before) and torch.equal(y, y_before) and act_qparams == qparams_before, (
-        f"{setting} modified x, y or act_qparams; leave them unchanged.")
+        _("{setting} modified x, y or act_qparams; leave them unchanged.").format(setting=setting))
     assert all(isinstance(v, float) for v in got["losses"]), (
-        f"{setting} returned {got['losses']!r}; expected a Python float each time (loss.item()).")
+        _("{setting} returned {got_losses!r}; expected a Python float each time (loss.item()).").format(
+            setting=setting, got_losses=got['losses']))
     for step, (loss, want) in enumerate(zip(got["losses"], expected, strict=True), start=1):
         assert abs(loss - want) <= 1e-4 * max(1.0, abs(want)), (
-            f"{setting}: step {step} returned {loss:.6g}; expected {want:.6g}, the cross-entropy "
-            "of the fake-quantized forward pass before that step"
-            + (" (zero the gradients first: optimizer.zero_grad())." if step > 1 or stale else "."))
-    assert got["training"], f"{setting} left the layers in eval mode; call layers.train()."
-    for (name, _), p, q in zip(twin.named_parameters(), got["params"], twin.parameters(), strict=True):
+            (_("{setting}: step {step} returned {loss:.6g}; expected {want:.6g}, the "
+               "cross-entropy of the fake-quantized forward pass before that step (zero the "
+               "gradients first: optimizer.zero_grad()).") if step > 1 or stale else
+             _("{setting}: step {step} returned {loss:.6g}; expected {want:.6g}, the "
+               "cross-entropy of the fake-quantized forward pass before that step.")).format(
+                setting=setting, step=step, loss=loss, want=want))
+    assert got["training"], _("{setting} left the layers in eval mode; call layers.train().").format(
+                                setting=setting)
+    for (name, _param), p, q in zip(twin.named_parameters(), got["params"], twin.parameters(), strict=True):
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), (
-            f"after {setting}, parameter {name} differs from SGD with straight-through gradients "
-            f"by up to {(p - q).abs().max().item():.3g}: zero the gradients, fake-quantize each "
-            "Linear's input (clipped STE) and its weight (plain STE), backward, then step once.")
+            _("after {setting}, parameter {name} differs from SGD with straight-through gradients "
+              "by up to {max_diff:.3g}: zero the gradients, fake-quantize each "
+              "Linear's input (clipped STE) and its weight (plain STE), backward, then step once.").format(
+                setting=setting, name=name, max_diff=(p - q).abs().max().item()))
 
 
 @pytest.mark.exercise("qat_step", points=3, check="errors", weight=1)

@@ -17,6 +17,7 @@ from compress_course.checks import (
     tiny_student,
     tiny_teacher,
 )
+from compress_course.i18n import _
 
 NOTEBOOK = "03_distillation"
 # Every call runs in a sandboxed child process: report the first failing example without
@@ -55,17 +56,22 @@ def test_softmax_with_temperature_matches_torch(nb, shape, T, dtype, scale, seed
     got = call(nb.softmax_with_temperature, logits, T)
     expected = torch.softmax(logits.double() / T, dim=-1).to(dtype)
     assert isinstance(got, torch.Tensor) and got.shape == logits.shape, (
-        f"softmax_with_temperature(logits of shape {tuple(shape)}, T={T}) returned "
-        f"{getattr(got, 'shape', got)!r}; expected a tensor of shape {tuple(shape)}.")
-    assert got.dtype == dtype, (f"softmax_with_temperature({dtype} logits, T={T}) returned "
-                                f"{got.dtype}; expected the input's dtype {dtype}.")
+        _("softmax_with_temperature(logits of shape {shape}, T={T}) returned "
+          "{got_shape!r}; expected a tensor of shape {shape}.").format(
+            shape=tuple(shape), T=T, got_shape=getattr(got, 'shape', got)))
+    assert got.dtype == dtype, (_("softmax_with_temperature({dtype} logits, T={T}) returned "
+                                  "{got_dtype}; expected the input's dtype {dtype}.").format(
+                                    dtype=dtype, T=T, got_dtype=got.dtype))
     assert torch.isfinite(got).all(), (
-        f"softmax_with_temperature(logits of scale {scale}, T={T}, {dtype}) returned inf or "
-        "nan; subtract each row's maximum before exp (or use torch.softmax).")
+        _("softmax_with_temperature(logits of scale {scale}, T={T}, {dtype}) returned inf or "
+          "nan; subtract each row's maximum before exp (or use torch.softmax).").format(
+            scale=scale, T=T, dtype=dtype))
     assert torch.allclose(got, expected, **tolerance(dtype)), (
-        f"softmax_with_temperature(logits of shape {tuple(shape)}, scale {scale}, T={T}, "
-        f"{dtype}) differs from torch.softmax(logits / T, dim=-1) by up to "
-        f"{(got - expected).abs().max().item():.3g}.")
+        _("softmax_with_temperature(logits of shape {shape}, scale {scale}, T={T}, "
+          "{dtype}) differs from torch.softmax(logits / T, dim=-1) by up to "
+          "{max_diff:.3g}.").format(
+            shape=tuple(shape), scale=scale, T=T, dtype=dtype,
+            max_diff=(got - expected).abs().max().item()))
 
 
 @pytest.mark.exercise("softmax_with_temperature", points=2, check="main property", weight=2)
@@ -78,12 +84,14 @@ def test_softmax_with_temperature_along_dim(nb, shape, T, dtype, scale, seed, wh
     got = call(nb.softmax_with_temperature, logits, T, dim=dim)
     expected = torch.softmax(logits.double() / T, dim=dim).to(dtype)
     assert isinstance(got, torch.Tensor) and got.shape == logits.shape, (
-        f"softmax_with_temperature(logits of shape {tuple(shape)}, T={T}, dim={dim}) returned "
-        f"{getattr(got, 'shape', got)!r}; expected a tensor of shape {tuple(shape)}.")
+        _("softmax_with_temperature(logits of shape {shape}, T={T}, dim={dim}) returned "
+          "{got_shape!r}; expected a tensor of shape {shape}.").format(
+            shape=tuple(shape), T=T, dim=dim, got_shape=getattr(got, 'shape', got)))
     assert got.dtype == dtype and torch.allclose(got, expected, **tolerance(dtype)), (
-        f"softmax_with_temperature(logits of shape {tuple(shape)}, scale {scale}, T={T}, "
-        f"dim={dim}, {dtype}) differs from torch.softmax(logits / T, dim={dim}); the maximum, "
-        "the exponentials and their sum all go along dim.")
+        _("softmax_with_temperature(logits of shape {shape}, scale {scale}, T={T}, "
+          "dim={dim}, {dtype}) differs from torch.softmax(logits / T, dim={dim}); the maximum, "
+          "the exponentials and their sum all go along dim.").format(
+            shape=tuple(shape), scale=scale, T=T, dim=dim, dtype=dtype))
 
 
 @pytest.mark.exercise("softmax_with_temperature", points=2, check="edge cases", weight=1)
@@ -94,39 +102,44 @@ def test_softmax_with_temperature_large_logits_and_limits(nb):
             got = call(nb.softmax_with_temperature, logits, T)
             expected = torch.softmax(logits / T, dim=-1)
             assert torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-6), (
-                f"softmax_with_temperature({big}, T={T}) returned {got.tolist()}; expected "
-                f"{expected.tolist()} (numerically stable: subtract the row max before exp).")
+                _("softmax_with_temperature({big}, T={T}) returned {got_list}; expected "
+                  "{expected_list} (numerically stable: subtract the row max before exp).").format(
+                    big=big, T=T, got_list=got.tolist(), expected_list=expected.tolist()))
     huge = torch.tensor([[1e36, 0.0, -1e36], [-1e36, 2e36, 1e36]])
     for T in (1e-3, 1e-6):
         got = call(nb.softmax_with_temperature, huge, T)
         expected = torch.softmax((huge.double() - huge.double().amax(-1, keepdim=True)) / T, -1)
         assert torch.isfinite(got).all() and torch.allclose(got.double(), expected, atol=1e-6), (
-            f"softmax_with_temperature([[1e36, 0, -1e36], [-1e36, 2e36, 1e36]], T={T}) returned "
-            f"{got.tolist()}; expected {expected.tolist()}: logits / T overflows to inf in "
-            "float32, so subtract the maximum BEFORE dividing by T.")
+            _("softmax_with_temperature([[1e36, 0, -1e36], [-1e36, 2e36, 1e36]], T={T}) returned "
+              "{got_list}; expected {expected_list}: logits / T overflows to inf in "
+              "float32, so subtract the maximum BEFORE dividing by T.").format(
+                T=T, got_list=got.tolist(), expected_list=expected.tolist()))
     tied = call(nb.softmax_with_temperature, torch.tensor([[3.0, 3.0, 1.0], [-2.0, 5.0, 5.0]]), 1e-4)
     assert torch.allclose(tied, torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]), atol=1e-6), (
-        f"softmax_with_temperature([[3, 3, 1], [-2, 5, 5]], T=1e-4) returned {tied.tolist()}; "
-        "expected [[0.5, 0.5, 0], [0, 0.5, 0.5]]: classes tied for the largest logit share it.")
+        _("softmax_with_temperature([[3, 3, 1], [-2, 5, 5]], T=1e-4) returned {tied_list}; "
+          "expected [[0.5, 0.5, 0], [0, 0.5, 0.5]]: classes tied for the largest logit share it.").format(
+            tied_list=tied.tolist()))
     logits = torch.tensor([[3.0, 1.0, 2.0, -1.0]])
     cold = call(nb.softmax_with_temperature, logits, 1e-4)
     assert torch.allclose(cold, torch.tensor([[1.0, 0.0, 0.0, 0.0]]), atol=1e-6), (
-        f"softmax_with_temperature([3, 1, 2, -1], T=1e-4) returned {cold.tolist()}; expected "
-        "one-hot on the largest logit (T -> 0).")
+        _("softmax_with_temperature([3, 1, 2, -1], T=1e-4) returned {cold_list}; expected "
+          "one-hot on the largest logit (T -> 0).").format(cold_list=cold.tolist()))
     hot = call(nb.softmax_with_temperature, logits, 1e6)
     assert torch.allclose(hot, torch.full((1, 4), 0.25), atol=1e-5), (
-        f"softmax_with_temperature([3, 1, 2, -1], T=1e6) returned {hot.tolist()}; expected "
-        "nearly uniform (T -> infinity).")
+        _("softmax_with_temperature([3, 1, 2, -1], T=1e6) returned {hot_list}; expected "
+          "nearly uniform (T -> infinity).").format(hot_list=hot.tolist()))
     one_dim = torch.tensor([0.0, 1.0, 2.0])
     got = call(nb.softmax_with_temperature, one_dim, 2.0)
     assert got.shape == (3,) and torch.allclose(got, torch.softmax(one_dim / 2, dim=0)), (
-        f"softmax_with_temperature([0, 1, 2], T=2) (a 1-D tensor) returned {got!r}; expected "
-        f"{torch.softmax(one_dim / 2, dim=0).tolist()}.")
+        _("softmax_with_temperature([0, 1, 2], T=2) (a 1-D tensor) returned {got!r}; expected "
+          "{softmax_one}.").format(
+            got=got, softmax_one=torch.softmax(one_dim / 2, dim=0).tolist()))
     square = torch.tensor([[0.0, 5.0], [1.0, 1.0]])
     got = call(nb.softmax_with_temperature, square, 1.0)
     assert torch.allclose(got, torch.softmax(square, dim=-1)), (
-        f"softmax_with_temperature([[0, 5], [1, 1]], T=1) returned {got.tolist()}; the softmax "
-        "runs over the LAST dimension (classes), each row sums to 1.")
+        _("softmax_with_temperature([[0, 5], [1, 1]], T=1) returned {got_list}; the softmax "
+          "runs over the LAST dimension (classes), each row sums to 1.").format(
+            got_list=got.tolist()))
 
 
 @pytest.mark.exercise("softmax_with_temperature", points=2, check="errors", weight=1)
@@ -163,13 +176,16 @@ def test_distillation_loss_matches_reference(nb, batch, classes, T, alpha, seed)
     got = call(nb.distillation_loss, student, teacher, labels, T, alpha)
     expected = reference_distillation_loss(student, teacher, labels, T, alpha)
     assert isinstance(got, torch.Tensor) and got.dim() == 0, (
-        f"distillation_loss(logits [{batch}, {classes}], T={T}, alpha={alpha}) returned "
-        f"{got!r}; expected a scalar (0-dimensional) tensor.")
+        _("distillation_loss(logits [{batch}, {classes}], T={T}, alpha={alpha}) returned "
+          "{got!r}; expected a scalar (0-dimensional) tensor.").format(
+            batch=batch, classes=classes, T=T, alpha=alpha, got=got))
     assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5), (
-        f"distillation_loss(logits [{batch}, {classes}], T={T}, alpha={alpha}) returned "
-        f"{got.item():.6g}; expected {expected.item():.6g} = alpha * T**2 * "
-        "F.kl_div(log_softmax(student / T), softmax(teacher / T), reduction='batchmean') + "
-        "(1 - alpha) * F.cross_entropy(student, labels).")
+        _("distillation_loss(logits [{batch}, {classes}], T={T}, alpha={alpha}) returned "
+          "{got:.6g}; expected {expected:.6g} = alpha * T**2 * "
+          "F.kl_div(log_softmax(student / T), softmax(teacher / T), reduction='batchmean') + "
+          "(1 - alpha) * F.cross_entropy(student, labels).").format(
+            batch=batch, classes=classes, T=T, alpha=alpha, got=got.item(),
+            expected=expected.item()))
 
 
 @pytest.mark.exercise("distillation_loss", points=4, check="main property", weight=3)
@@ -185,8 +201,9 @@ def test_distillation_loss_scales_as_T_squared(nb, batch, classes, seed):
         got = call(nb.distillation_loss, student, teacher, labels, T, 1.0)
         ratio = got.item() / kl.item()
         assert abs(ratio - T**2) <= 1e-3 * T**2, (
-            f"distillation_loss(T={T}, alpha=1) is {ratio:.4g} times the batch-mean KL of the "
-            f"softened distributions; expected T**2 = {T**2:g}.")
+            _("distillation_loss(T={T}, alpha=1) is {ratio:.4g} times the batch-mean KL of the "
+              "softened distributions; expected T**2 = {t_squared:g}.").format(
+                T=T, ratio=ratio, t_squared=T ** 2))
 
 
 @pytest.mark.exercise("distillation_loss", points=4, check="main property", weight=3)
@@ -197,27 +214,31 @@ def test_distillation_loss_alpha_limits(nb, batch, classes, T, seed):
     hard = call(nb.distillation_loss, student, teacher, labels, T, 0.0)
     expected = F.cross_entropy(student, labels)
     assert torch.allclose(hard, expected, rtol=1e-5, atol=1e-6), (
-        f"distillation_loss(alpha=0, T={T}) returned {hard.item():.6g}; expected "
-        f"cross_entropy(student_logits, labels) = {expected.item():.6g} (no T in the hard part).")
+        _("distillation_loss(alpha=0, T={T}) returned {hard:.6g}; expected "
+          "cross_entropy(student_logits, labels) = {expected:.6g} (no T in the hard part).").format(
+            T=T, hard=hard.item(), expected=expected.item()))
     other_teacher = teacher.flip(0) + 1.0
     hard_other = call(nb.distillation_loss, student, other_teacher, labels, T, 0.0)
     assert torch.allclose(hard, hard_other, rtol=1e-6, atol=1e-7), (
-        "distillation_loss(alpha=0) changed when only the teacher's logits changed; with "
-        "alpha=0 only the labels count.")
+        _("distillation_loss(alpha=0) changed when only the teacher's logits changed; with "
+          "alpha=0 only the labels count."))
     soft = call(nb.distillation_loss, student, teacher, labels, T, 1.0)
     other_labels = (labels + 1) % classes
     soft_other = call(nb.distillation_loss, student, teacher, other_labels, T, 1.0)
     assert torch.allclose(soft, soft_other, rtol=1e-6, atol=1e-7), (
-        f"distillation_loss(alpha=1, T={T}) changed when only the labels changed "
-        f"({soft.item():.6g} vs {soft_other.item():.6g}); with alpha=1 only the teacher counts.")
+        _("distillation_loss(alpha=1, T={T}) changed when only the labels changed "
+          "({soft:.6g} vs {soft_other:.6g}); with alpha=1 only the teacher counts.").format(
+            T=T, soft=soft.item(), soft_other=soft_other.item()))
     same = call(nb.distillation_loss, teacher, teacher, labels, T, 1.0)
     assert abs(same.item()) < 1e-4, (
-        f"distillation_loss(student_logits equal to teacher_logits [{batch}, {classes}], T={T}, "
-        f"alpha=1) returned {same.item():.3g}; expected 0 (KL of a distribution from itself).")
+        _("distillation_loss(student_logits equal to teacher_logits [{batch}, {classes}], T={T}, "
+          "alpha=1) returned {same:.3g}; expected 0 (KL of a distribution from itself).").format(
+            batch=batch, classes=classes, T=T, same=same.item()))
     shifted = call(nb.distillation_loss, teacher + 5.0, teacher, labels, T, 1.0)
     assert abs(shifted.item()) < 1e-4, (
-        f"distillation_loss(student_logits = teacher_logits + 5, alpha=1, T={T}) returned "
-        f"{shifted.item():.3g}; expected 0: adding a constant to logits leaves softmax unchanged.")
+        _("distillation_loss(student_logits = teacher_logits + 5, alpha=1, T={T}) returned "
+          "{shifted:.3g}; expected 0: adding a constant to logits leaves softmax unchanged.").format(
+            T=T, shifted=shifted.item()))
 
 
 @pytest.mark.exercise("distillation_loss", points=4, check="gradients", weight=1)
@@ -227,17 +248,18 @@ def test_distillation_loss_gradients(nb, T, alpha, seed):
     student, teacher, labels = logits_pair(6, 5, seed)
     got = in_child(nb.distillation_loss, loss_gradients, student, teacher, labels, T, alpha)
     assert got["in_graph"], (
-        f"distillation_loss(T={T}, alpha={alpha}) returned a tensor without a gradient; the "
-        "student's logits must stay in the graph (don't detach them).")
+        _("distillation_loss(T={T}, alpha={alpha}) returned a tensor without a gradient; the "
+          "student's logits must stay in the graph (don't detach them).").format(T=T, alpha=alpha))
     assert got["teacher"] is None or not got["teacher"].abs().any(), (
-        f"distillation_loss(T={T}, alpha={alpha}) let a gradient of norm "
-        f"{got['teacher'].norm().item():.3g} reach teacher_logits; detach them.")
+        _("distillation_loss(T={T}, alpha={alpha}) let a gradient of norm "
+          "{got_teacher_norm:.3g} reach teacher_logits; detach them.").format(
+            T=T, alpha=alpha, got_teacher_norm=got['teacher'].norm().item()))
     reference_leaf = student.clone().requires_grad_(True)
     reference_distillation_loss(reference_leaf, teacher, labels, T, alpha).backward()
     assert got["student"] is not None and torch.allclose(
         got["student"], reference_leaf.grad, rtol=1e-4, atol=1e-6), (
-        f"distillation_loss(T={T}, alpha={alpha}): the gradient w.r.t. student_logits differs "
-        "from the reference's.")
+        _("distillation_loss(T={T}, alpha={alpha}): the gradient w.r.t. student_logits differs "
+          "from the reference's.").format(T=T, alpha=alpha))
 
 
 @pytest.mark.exercise("distillation_loss", points=4, check="errors", weight=1)
@@ -300,10 +322,11 @@ def in_child(function, scenario, *args):
             return scenario(function, *args)
         return runner(scenario, *args)
     except NotImplementedError:
-        raise AssertionError(f"{name} is not implemented yet: replace `raise "
-                             "NotImplementedError()` with your code.") from None
+        raise AssertionError(_("{name} is not implemented yet: replace `raise "
+                               "NotImplementedError()` with your code.").format(name=name)) from None
     except Exception as error:
-        raise AssertionError(f"{name} raised {type(error).__name__}: {error}") from error
+        raise AssertionError(_("{name} raised {error_type}: {error}").format(
+                                 name=name, error_type=type(error).__name__, error=error)) from error
 
 
 def reference_steps(student, teacher, x, y, lr, T, alpha, steps):
@@ -313,7 +336,7 @@ def reference_steps(student, teacher, x, y, lr, T, alpha, steps):
     with torch.no_grad():
         teacher_logits = teacher(x)
     losses = []
-    for _ in range(steps):
+    for _step in range(steps):
         optimizer.zero_grad()
         loss = reference_distillation_loss(twin(x), teacher_logits, y, T, alpha)
         loss.backward()
@@ -336,23 +359,29 @@ def test_distill_step_matches_reference_sgd_steps(nb, batch, T, alpha, seed, ste
     optimizer = torch.optim.SGD(student.parameters(), lr=0.05)
     losses = in_child(nb.distill_step, repeated_steps, student, teacher, x, y, optimizer, T,
                       alpha, steps, stale)
-    setting = (f"distill_step(batch of {batch}, T={T}, alpha={alpha}) x {steps}"
-               + (" on a student with stale gradients" if stale else ""))
+    setting = _("distill_step(batch of {batch}, T={T}, alpha={alpha}) x {steps}{stale}").format(
+        batch=batch, T=T, alpha=alpha, steps=steps,
+        stale=_(" on a student with stale gradients") if stale else "")
     assert torch.equal(x, x_before) and torch.equal(y, y_before), (
-        f"{setting} modified x or y; it must leave its inputs unchanged.")
+        _("{setting} modified x or y; it must leave its inputs unchanged.").format(setting=setting))
     assert all(isinstance(v, float) for v in losses), (
-        f"{setting} returned {losses!r}; expected a Python float each time (loss.item()).")
+        _("{setting} returned {losses!r}; expected a Python float each time (loss.item()).").format(
+            setting=setting, losses=losses))
     for step, (got, want) in enumerate(zip(losses, expected, strict=True), start=1):
         assert abs(got - want) <= 1e-4 * max(1.0, abs(want)), (
-            f"{setting}: step {step} returned {got:.6g}; expected {want:.6g}, the distillation "
-            "loss before that step, with the teacher's logits from the teacher in eval mode"
-            + (" (and zero the gradients before backward: optimizer.zero_grad())."
-               if step > 1 or stale else "."))
+            (_("{setting}: step {step} returned {got:.6g}; expected {want:.6g}, the "
+               "distillation loss before that step, with the teacher's logits from the teacher "
+               "in eval mode (and zero the gradients before backward: optimizer.zero_grad()).")
+             if step > 1 or stale else
+             _("{setting}: step {step} returned {got:.6g}; expected {want:.6g}, the "
+               "distillation loss before that step, with the teacher's logits from the teacher "
+               "in eval mode.")).format(setting=setting, step=step, got=got, want=want))
     for (name, p), q in zip(student.named_parameters(), twin.parameters(), strict=True):
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), (
-            f"after {setting} the student's {name} differs from {steps} SGD step(s) on the "
-            f"distillation loss (max difference {(p - q).abs().max().item():.3g}); zero the "
-            "gradients, backward, then optimizer.step() once per call.")
+            _("after {setting} the student's {name} differs from {steps} SGD step(s) on the "
+              "distillation loss (max difference {max_diff:.3g}); zero the "
+              "gradients, backward, then optimizer.step() once per call.").format(
+                setting=setting, name=name, steps=steps, max_diff=(p - q).abs().max().item()))
 
 
 @pytest.mark.exercise("distill_step", points=3, check="teacher untouched", weight=1)
@@ -375,19 +404,21 @@ def test_distill_step_leaves_teacher_untouched(nb, seed):
     optimizer = torch.optim.Adam(student.parameters(), lr=1e-2)
     loss = call(nb.distill_step, student, teacher, x, y, optimizer, 3.0, 0.5, modifies=(0, 1))
     assert not teacher.training and all(not m.training for m in teacher.modules()), (
-        "distill_step left the teacher (or one of its layers) in train mode; it must stay in "
-        "eval mode (dropout and batch-norm would change its soft targets).")
+        _("distill_step left the teacher (or one of its layers) in train mode; it must stay in "
+          "eval mode (dropout and batch-norm would change its soft targets)."))
     changed = [k for k, v in teacher.state_dict().items() if not torch.equal(before[k], v)]
-    assert not changed, (f"distill_step changed the teacher's {changed}; only the student "
-                         "learns (and the teacher's batch-norm statistics must not move).")
+    assert not changed, (_("distill_step changed the teacher's {changed}; only the student "
+                           "learns (and the teacher's batch-norm statistics must not move).").format(
+                             changed=changed))
     with_grads = [name for name, p in teacher.named_parameters() if p.grad is not None]
-    assert not with_grads, (f"distill_step left gradients on the teacher's {with_grads}; compute "
-                            "the teacher's logits under torch.no_grad().")
+    assert not with_grads, (_("distill_step left gradients on the teacher's {with_grads}; compute "
+                              "the teacher's logits under torch.no_grad().").format(
+                                with_grads=with_grads))
     assert all(p.requires_grad for p in teacher.parameters()), (
-        "distill_step changed requires_grad of the teacher's parameters; use torch.no_grad().")
+        _("distill_step changed requires_grad of the teacher's parameters; use torch.no_grad()."))
     assert isinstance(loss, float) and abs(loss - expected) <= 1e-4 * max(1.0, abs(expected)), (
-        f"distill_step returned {loss!r}; expected {expected:.6g}: the teacher's logits must "
-        "come from the teacher in eval mode.")
+        _("distill_step returned {loss!r}; expected {expected:.6g}: the teacher's logits must "
+          "come from the teacher in eval mode.").format(loss=loss, expected=expected))
 
 
 @pytest.mark.exercise("distill_step", points=3, check="student in train mode", weight=1)
@@ -402,15 +433,17 @@ def test_distill_step_trains_the_student_in_train_mode(nb):
                       0.8, 5, False)
     train_forwards, eval_forwards = int(student.train_forwards), int(student.eval_forwards)
     assert train_forwards >= 5 and eval_forwards == 0, (
-        f"in five distill_step calls on a student passed in eval mode, the student ran "
-        f"{train_forwards} forward pass(es) in train mode and {eval_forwards} in eval mode; "
-        "call student.train() before its forward pass.")
-    assert student.training, "after distill_step the student should be in train mode."
+        _("in five distill_step calls on a student passed in eval mode, the student ran "
+          "{train_forwards} forward pass(es) in train mode and {eval_forwards} in eval mode; "
+          "call student.train() before its forward pass.").format(
+            train_forwards=train_forwards, eval_forwards=eval_forwards))
+    assert student.training, _("after distill_step the student should be in train mode.")
     assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters(), strict=True)), (
-        "distill_step did not change the student's parameters; call optimizer.step().")
+        _("distill_step did not change the student's parameters; call optimizer.step()."))
     assert losses[-1] < losses[0], (
-        f"five distill_step calls on the same batch gave losses {[round(v, 4) for v in losses]}; "
-        "the loss should fall (gradient descent on the student).")
+        _("five distill_step calls on the same batch gave losses {losses_head}; "
+          "the loss should fall (gradient descent on the student).").format(
+            losses_head=[round(v, 4) for v in losses]))
 
 
 # -------------------------------------------------------------- feature_distillation_loss
@@ -451,16 +484,21 @@ def test_feature_distillation_loss_matches_reference(nb, batch, d_s, d_t, dtype,
     weight_before = projection.weight.detach().clone()
     got = call(nb.feature_distillation_loss, student, teacher, projection)
     expected = hint_reference(student, teacher, projection)
-    setting = (f"feature_distillation_loss(student [{batch}, {d_s}], teacher [{batch}, {d_t}] "
-               f"of scale {scale}, Linear({d_s}, {d_t}), {dtype})")
+    setting = (_("feature_distillation_loss(student [{batch}, {d_s}], teacher [{batch}, {d_t}] "
+                 "of scale {scale}, Linear({d_s}, {d_t}), {dtype})").format(
+                   batch=batch, d_s=d_s, d_t=d_t, scale=scale, dtype=dtype))
     assert isinstance(got, torch.Tensor) and got.dim() == 0, (
-        f"{setting} returned {got!r}; expected a scalar (0-dimensional) tensor.")
-    assert got.dtype == dtype, f"{setting} returned {got.dtype}; expected {dtype}."
+        _("{setting} returned {got!r}; expected a scalar (0-dimensional) tensor.").format(
+            setting=setting, got=got))
+    assert got.dtype == dtype, _("{setting} returned {got_dtype}; expected {dtype}.").format(
+                                   setting=setting, got_dtype=got.dtype, dtype=dtype)
     assert torch.allclose(got.detach().double(), expected, **tolerance(dtype)), (
-        f"{setting} returned {got.item():.6g}; expected {expected.item():.6g}, the mean over all "
-        f"{batch} x {d_t} elements of (projection(student_features) - teacher_features)**2.")
+        _("{setting} returned {got:.6g}; expected {expected:.6g}, the mean over all "
+          "{batch} x {d_t} elements of (projection(student_features) - teacher_features)**2.").format(
+            setting=setting, got=got.item(), expected=expected.item(), batch=batch, d_t=d_t))
     assert torch.equal(projection.weight, weight_before), (
-        f"{setting} changed the projection's weights; the loss only computes a number.")
+        _("{setting} changed the projection's weights; the loss only computes a number.").format(
+            setting=setting))
 
 
 @pytest.mark.exercise("feature_distillation_loss", points=3, check="edge cases", weight=1)
@@ -472,8 +510,8 @@ def test_feature_distillation_loss_edge_cases(nb):
         matched = projection(student)
     zero = call(nb.feature_distillation_loss, student, matched, projection)
     assert abs(zero.item()) < 1e-10, (
-        f"feature_distillation_loss(teacher_features = projection(student_features)) returned "
-        f"{zero.item():.3g}; expected 0.")
+        _("feature_distillation_loss(teacher_features = projection(student_features)) returned "
+          "{zero:.3g}; expected 0.").format(zero=zero.item()))
     for maps_s, maps_t in [(torch.randn(3, 2, 5, 5), torch.randn(3, 8, 5, 5)),
                            (torch.randn(1, 4, 2, 3), torch.randn(1, 1, 2, 3))]:
         torch.manual_seed(13)
@@ -481,20 +519,22 @@ def test_feature_distillation_loss_edge_cases(nb):
         got = call(nb.feature_distillation_loss, maps_s, maps_t, conv)
         expected = hint_reference(maps_s, maps_t, conv)
         assert torch.allclose(got.detach().double(), expected, rtol=1e-5, atol=1e-7), (
-            f"feature_distillation_loss(feature maps {list(maps_s.shape)} and {list(maps_t.shape)}, "
-            f"a 1x1 Conv2d) returned {got.item():.6g}; expected {expected.item():.6g} (the mean "
-            "over every element, whatever the features' shape).")
+            _("feature_distillation_loss(feature maps {maps_s_shape} and {maps_t_shape}, "
+              "a 1x1 Conv2d) returned {got:.6g}; expected {expected:.6g} (the mean "
+              "over every element, whatever the features' shape).").format(
+                maps_s_shape=list(maps_s.shape), maps_t_shape=list(maps_t.shape), got=got.item(),
+                expected=expected.item()))
     same_width = torch.randn(4, 5)
     got = call(nb.feature_distillation_loss, student[:4], same_width, nn.Identity())
     expected = ((student[:4].double() - same_width.double()) ** 2).mean()
     assert torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-7), (
-        f"feature_distillation_loss(student [4, 5], teacher [4, 5], nn.Identity()) returned "
-        f"{got.item():.6g}; expected {expected.item():.6g}.")
+        _("feature_distillation_loss(student [4, 5], teacher [4, 5], nn.Identity()) returned "
+          "{got:.6g}; expected {expected:.6g}.").format(got=got.item(), expected=expected.item()))
     single = call(nb.feature_distillation_loss, student[:1], teacher[:1], projection)
     expected = hint_reference(student[:1], teacher[:1], projection)
     assert torch.allclose(single.detach().double(), expected, rtol=1e-5, atol=1e-7), (
-        f"feature_distillation_loss(a batch of one) returned {single.item():.6g}; expected "
-        f"{expected.item():.6g}.")
+        _("feature_distillation_loss(a batch of one) returned {single:.6g}; expected "
+          "{expected:.6g}.").format(single=single.item(), expected=expected.item()))
 
 
 @pytest.mark.exercise("feature_distillation_loss", points=3, check="no gradient to the teacher",
@@ -509,21 +549,26 @@ def test_feature_distillation_loss_gradients(nb, batch, d_s, d_t, seed):
     projection = seeded_linear(d_s, d_t, seed)
     got = in_child(nb.feature_distillation_loss, hint_gradients, student, teacher,
                    copy.deepcopy(projection))
-    setting = f"feature_distillation_loss(student [{batch}, {d_s}], teacher [{batch}, {d_t}])"
-    assert got["in_graph"], (f"{setting} returned a tensor without a gradient; the student's "
-                             "features and the projection must stay in the graph.")
+    setting = _("feature_distillation_loss(student [{batch}, {d_s}], teacher [{batch}, {d_t}])").format(
+                  batch=batch, d_s=d_s, d_t=d_t)
+    assert got["in_graph"], (_("{setting} returned a tensor without a gradient; the student's "
+                               "features and the projection must stay in the graph.").format(
+                                 setting=setting))
     assert got["teacher"] is None or not got["teacher"].abs().any(), (
-        f"{setting} let a gradient of norm {got['teacher'].norm().item():.3g} reach "
-        "teacher_features; detach them.")
+        _("{setting} let a gradient of norm {got_teacher_norm:.3g} reach "
+          "teacher_features; detach them.").format(
+            setting=setting, got_teacher_norm=got['teacher'].norm().item()))
     student_leaf = student.clone().requires_grad_(True)
     twin = copy.deepcopy(projection)
     F.mse_loss(twin(student_leaf), teacher).backward()
     for name, mine, reference in [("student_features", got["student"], student_leaf.grad),
-                                  ("the projection's weight", got["weight"], twin.weight.grad),
-                                  ("the projection's bias", got["bias"], twin.bias.grad)]:
+                                  (_("the projection's weight"), got["weight"], twin.weight.grad),
+                                  (_("the projection's bias"), got["bias"], twin.bias.grad)]:
         assert mine is not None and torch.allclose(mine, reference, rtol=1e-4, atol=1e-7), (
-            f"{setting}: the gradient with respect to {name} is "
-            f"{'missing' if mine is None else 'wrong'}; only the teacher's features are detached.")
+            _("{setting}: the gradient with respect to {name} is "
+              "{missing_or_wrong}; only the teacher's features are detached.").format(
+                setting=setting, name=name,
+                missing_or_wrong=_('missing') if mine is None else _('wrong')))
 
 
 @pytest.mark.exercise("feature_distillation_loss", points=3, check="errors", weight=1)
