@@ -26,8 +26,13 @@ $(LAB_SETTINGS): binder/overrides.json $(STAMP)
 	mkdir -p $(dir $@)
 	cp binder/overrides.json $@
 
+# `make lab LAB_LANG=zh_CN` opens the Chinese notebooks (notebooks/zh_CN/) instead.
+LAB_LANG ?= en
+LAB_FIRST := notebooks/$(if $(filter-out en,$(LAB_LANG)),$(LAB_LANG)/,)00_baseline.ipynb
+
 lab: $(STAMP) $(LAB_SETTINGS)
-	$(BIN)/jupyter lab $(LAB_FLAGS) --port=$(LAB_PORT) --ServerApp.root_dir=. notebooks/00_baseline.ipynb
+	test -f $(LAB_FIRST) || { echo "LAB_LANG=$(LAB_LANG): no $(LAB_FIRST) (languages: en, zh_CN)"; exit 2; }
+	$(BIN)/jupyter lab $(LAB_FLAGS) --port=$(LAB_PORT) --ServerApp.root_dir=. $(LAB_FIRST)
 
 # Checks fail loudly and progress bars stay quiet while the solved notebooks execute.
 test: export COMPRESS_COURSE_STRICT = 1
