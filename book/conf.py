@@ -61,6 +61,55 @@ nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
+# Formulas are typeset by MathJax 3.2.2 shipped with the site (book/_build/html/<language>/
+# _static/mathjax/, copied by copy_mathjax below), not loaded from a CDN: the book works
+# offline. The files come from the PyPI package sphinx-mathjax-offline (requirements-book.txt),
+# used as a source of files only: its own Sphinx extension would copy all of its 24 MB.
+mathjax_path = "mathjax/tex-mml-chtml.js"  # relative to _static/
+MATHJAX_PACKAGE = "sphinx-mathjax-offline"
+# What the site leaves out of the package's MathJax: the other combined components (the pages
+# load tex-mml-chtml.js only), and the files for Node.js. Everything that tex-mml-chtml.js may
+# load on demand stays (TeX extensions, fonts, the menu, accessibility, the SVG output).
+MATHJAX_LEFT_OUT = {"node-main.js", "adaptors", "mml-chtml.js", "mml-svg.js", "tex-chtml.js",
+                    "tex-chtml-full.js", "tex-chtml-full-speech.js", "tex-mml-svg.js",
+                    "tex-svg.js", "tex-svg-full.js"}
+MATHJAX_NOTICE = """MathJax 3.2.2 (https://www.mathjax.org/), copyright the MathJax Consortium, under the
+Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0). Copied into the course
+book from the PyPI package sphinx-mathjax-offline 0.0.2.
+"""
+
+
+def mathjax_source() -> Path:
+    """The MathJax files of the installed ``sphinx-mathjax-offline`` package."""
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution(MATHJAX_PACKAGE)
+    except metadata.PackageNotFoundError:
+        raise RuntimeError(f"the book ships MathJax from the PyPI package {MATHJAX_PACKAGE}, "
+                           "which is not installed: `.venv/bin/python -m pip install -r "
+                           "requirements-book.txt` (make book does)") from None
+    source = Path(distribution.locate_file("sphinx-mathjax-offline/static/mathjax"))
+    if not (source / mathjax_path.split("/", 1)[1]).is_file():
+        raise RuntimeError(f"{source} has no {mathjax_path.split('/', 1)[1]}: "
+                           f"reinstall {MATHJAX_PACKAGE} (requirements-book.txt)")
+    return source
+
+
+def copy_mathjax(app, exception):
+    """Into the site's _static/mathjax/: MathJax, less MATHJAX_LEFT_OUT (after a build)."""
+    if exception is not None or app.builder.format != "html" or "://" in app.config.mathjax_path:
+        return
+    import shutil
+
+    source = mathjax_source()
+    target = Path(app.outdir) / "_static" / "mathjax"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=lambda folder, names: [
+        name for name in names if Path(folder) == source and name in MATHJAX_LEFT_OUT])
+    (target / "NOTICE.txt").write_text(MATHJAX_NOTICE, encoding="utf-8")
+
+
 # No page source, and no notebook download, anywhere in the site.
 html_copy_source = False
 html_show_sourcelink = False
@@ -112,3 +161,6 @@ def page_links(app, pagename, templatename, context, doctree):
 def setup(app):
     app.add_search_language(BigramChinese)
     app.connect("html-page-context", page_links)
+    if "://" not in mathjax_path:
+        mathjax_source()  # fail at the start of the build, not after rendering every page
+    app.connect("build-finished", copy_mathjax)

@@ -8,8 +8,11 @@ skips, without them. Never run `playwright install`: the test uses the system Ch
 
 The site (book/_build/html) is served on a free localhost port. Checked:
 - the language chooser, both languages' index and every lesson page in both languages load,
-  with no console error or failed request from the site itself (resources from other hosts,
-  such as MathJax's CDN, are out of reach offline and not counted);
+  with no console error and no failed request, and without a single request outside the
+  local server (the book works offline: MathJax ships with the site);
+- every formula of every lesson page, in both languages, is typeset by MathJax (each
+  `.math` element holds a rendered `mjx-container`, no `mjx-merror`), and no raw TeX
+  (`\\(`, `\\[`, `$$`, `$x^2$`) is left in a page's visible text outside its code;
 - every <img> has loaded (naturalWidth > 0);
 - every same-site link answers HTTP 200 and its #anchor exists on the target page;
 - the language switch of every page leads to the same page in the other language (and one
@@ -116,6 +119,72 @@ def solution_lines() -> dict[str, list[str]]:
             for name, lines in inside.items()}
 
 
+# In a page, after load: wait for MathJax's first typesetting and for the fonts, then say
+# how its formulas came out. Pages without math do not load MathJax (Sphinx adds it only
+# where there is math), so `mathjax` is null there.
+MATH_REPORT = """async () => {
+    const mathjax = window.MathJax && window.MathJax.startup ? window.MathJax : null;
+    if (mathjax) { await mathjax.startup.promise; }
+    await document.fonts.ready;
+    const maths = Array.from(document.querySelectorAll('.math'));
+    const unrendered = maths.filter((el) => !el.querySelector('mjx-container'))
+                            .map((el) => el.textContent.trim().slice(0, 80));
+    // visible text outside code, formulas and scripts: raw TeX must not be left there
+    const skip = 'pre, code, script, style, textarea, mjx-container, .highlight';
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const prose = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        if (!node.parentElement.closest(skip)) { prose.push(node.textContent); }
+    }
+    return {
+        version: mathjax ? mathjax.version : null,
+        formulas: maths.length,
+        containers: document.querySelectorAll('mjx-container').length,
+        unrendered: unrendered,
+        errors: Array.from(document.querySelectorAll('mjx-merror'))
+                     .map((el) => el.closest('mjx-container').parentElement.textContent
+                                     .trim().slice(0, 80)),
+        prose: prose.join(' '),
+    };
+}"""
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\n]*[\\^_{}][^$\n]*\$|\\begin\{")
+
+
+def math_problems(report: dict, lesson: bool) -> list[str]:
+    """What is wrong with a page's formulas (MATH_REPORT's answer); [] when nothing."""
+    problems = []
+    if lesson and not report["formulas"]:
+        problems.append("no formula on a lesson page (every lesson has some)")
+    if report["formulas"] and not report["version"]:
+        problems.append(f"{report['formulas']} formulas but MathJax did not load")
+    if report["unrendered"]:
+        problems.append(f"{len(report['unrendered'])} of {report['formulas']} formulas not "
+                        f"typeset, e.g. {report['unrendered'][:3]}")
+    if report["errors"]:
+        problems.append(f"{len(report['errors'])} formulas with a TeX error, e.g. "
+                        f"{report['errors'][:3]}")
+    raw = [match.group(0) for match in RAW_TEX.finditer(report["prose"])]
+    if raw:
+        problems.append(f"raw TeX in the visible text: {raw[:5]}")
+    return problems
+
+
+def guard_offline(page, origin: str) -> list[str]:
+    """Refuse (and record) every request of ``page`` that leaves the local server."""
+    outside: list[str] = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc != origin:
+            outside.append(url)
+            request_route.abort()
+        else:
+            request_route.continue_()
+
+    page.route("**/*", route)
+    return outside
+
+
 class Anchors(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -193,20 +262,18 @@ def visits(browser, server) -> dict[str, dict]:
         problems: list[str] = []
         origin = urlsplit(server).netloc
 
-        def on_console(message, problems=problems, origin=origin):
-            if message.type != "error":
-                return
-            where = (message.location or {}).get("url", "")
-            if where and urlsplit(where).netloc not in ("", origin):
-                return  # a resource of another host (offline here)
-            problems.append(f"console error: {message.text} ({where})")
+        outside = guard_offline(page, origin)
 
-        def on_failed(request, problems=problems, origin=origin):
-            if urlsplit(request.url).netloc == origin:
-                problems.append(f"request failed: {request.url} ({request.failure})")
+        def on_console(message, problems=problems):
+            if message.type == "error":
+                where = (message.location or {}).get("url", "")
+                problems.append(f"console error: {message.text} ({where})")
 
-        def on_response(response, problems=problems, origin=origin):
-            if urlsplit(response.url).netloc == origin and response.status >= 400:
+        def on_failed(request, problems=problems):
+            problems.append(f"request failed: {request.url} ({request.failure})")
+
+        def on_response(response, problems=problems):
+            if response.status >= 400:
                 problems.append(f"HTTP {response.status}: {response.url}")
 
         page.on("console", on_console)
@@ -222,9 +289,13 @@ def visits(browser, server) -> dict[str, dict]:
             return images.filter((image) => image.naturalWidth === 0)
                          .map((image) => image.currentSrc || image.src);
         }""")
+        math = page.evaluate(MATH_REPORT)
+        problems += [f"request outside the site: {url}" for url in outside]
         results[path] = {
             "url": page.url,
             "problems": problems,
+            "outside": outside,
+            "math": math,
             "images": page.evaluate("document.images.length"),
             "broken_images": broken_images,
             "links": page.evaluate("Array.from(document.querySelectorAll('a[href]'))"
@@ -249,6 +320,53 @@ def visits(browser, server) -> dict[str, dict]:
 def test_every_page_loads_cleanly(visits):
     problems = {path: visit["problems"] for path, visit in visits.items() if visit["problems"]}
     assert not problems, f"pages with errors: {json.dumps(problems, indent=1)}"
+
+
+def test_no_request_leaves_the_site(visits):
+    outside = {path: visit["outside"] for path, visit in visits.items() if visit["outside"]}
+    assert not outside, ("requests outside the local server (the book must work offline):\n"
+                         + json.dumps(outside, indent=1))
+
+
+def test_every_formula_is_typeset_offline(visits):
+    wrong = {}
+    for path, visit in visits.items():
+        problems = math_problems(visit["math"], lesson="/lessons/" in path)
+        if problems:
+            wrong[path] = problems
+    assert not wrong, "formulas not rendered:\n" + json.dumps(wrong, indent=1,
+                                                               ensure_ascii=False)
+    typeset = sum(visit["math"]["containers"] for visit in visits.values())
+    versions = {visit["math"]["version"] for visit in visits.values()} - {None}
+    assert typeset >= 10 * len(LESSONS), f"only {typeset} typeset formulas in the site"
+    assert len(versions) == 1 and versions.pop().startswith("3."), versions
+
+
+def test_the_math_and_offline_checks_see_a_page_without_local_mathjax(browser, server):
+    """The checks above are not blind: a lesson page whose MathJax comes from a CDN (as
+    Sphinx's default has it) is caught twice: the request leaves the site, and its formulas
+    stay raw TeX."""
+    path = f"en/lessons/{LESSONS[1]}.html"
+    original = (HTML / path).read_text(encoding="utf-8")
+    # (Sphinx adds ?v=<checksum> when the file was already in the output folder)
+    local = re.compile(r'"\.\./_static/mathjax/tex-mml-chtml\.js(\?v=\w+)?"')
+    assert local.search(original), f"{path} does not load {local.pattern}"
+    cdn = local.sub('"https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"', original)
+    page = browser.new_page()
+    outside = guard_offline(page, urlsplit(server).netloc)
+    page.route(server + path, lambda route: route.fulfill(
+        status=200, content_type="text/html; charset=utf-8", body=cdn))
+    page.goto(server + path, wait_until="load")
+    report = page.evaluate(MATH_REPORT)
+    page.close()
+    assert outside == ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"], outside
+    problems = math_problems(report, lesson=True)
+    assert any("MathJax did not load" in problem for problem in problems), problems
+    assert any("not typeset" in problem for problem in problems), problems
+    # and raw TeX in the prose is seen (here, with every formula typeset)
+    seen = math_problems({**report, "unrendered": [], "version": "3",
+                          "prose": "the norm \\(\\|W\\|_F\\) and $x^2$"}, lesson=True)
+    assert seen == ["raw TeX in the visible text: ['\\\\(', '\\\\)', '$x^2$']"], seen
 
 
 def test_no_missing_images(visits):
@@ -349,6 +467,7 @@ def search_term(language: str, title: str) -> str:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_search_finds_each_lesson(visits, server, browser, language):
     page = browser.new_page()
+    outside = guard_offline(page, urlsplit(server).netloc)
     missed = []
     for name in LESSONS:
         title = visits[f"{language}/lessons/{name}.html"]["title"]
@@ -364,6 +483,7 @@ def test_search_finds_each_lesson(visits, server, browser, language):
                           f"results: {found[:5]}")
     page.close()
     assert not missed, f"{language} search:\n" + "\n".join(missed)
+    assert not outside, f"requests outside the site from the search page: {outside}"
 
 
 def test_no_solution_code_anywhere(visits, site):
