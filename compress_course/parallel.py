@@ -39,6 +39,7 @@ import importlib
 import inspect
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -169,13 +170,9 @@ class _ForkedRank:
                 pass
 
     def terminate(self) -> None:
-        import signal
-
         self._signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        import signal
-
         self._signal(signal.SIGKILL)
 
     def wait(self, timeout: float | None = None) -> int:
@@ -191,7 +188,6 @@ def _die_with_parent() -> None:
     """In a forked rank: get SIGKILL when the process that forked it dies (Linux)."""
     try:
         import ctypes
-        import signal
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -416,12 +412,21 @@ def shard_batch(rank: int, batch: int = 8, seed: int = 0) -> tuple[torch.Tensor,
     return x, y
 
 
-def local_gradients(rank: int, seed: int = 0) -> list[torch.Tensor]:
-    """Gradients of the mean cross-entropy of ``tiny_classifier(seed)`` on rank's shard."""
-    model = tiny_classifier(seed)
+def _backward_on_shard(model: nn.Module, rank: int, seed: int) -> nn.Module:
+    """``model`` after a backward pass of its mean cross-entropy on rank's shard."""
     x, y = shard_batch(rank, seed=seed)
     nn.functional.cross_entropy(model(x), y).backward()
-    return [p.grad.detach().clone() for p in model.parameters()]
+    return model
+
+
+def _gradients(model: nn.Module) -> list[torch.Tensor | None]:
+    """A copy of every parameter's ``.grad`` (None where it has none)."""
+    return [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
+
+
+def local_gradients(rank: int, seed: int = 0) -> list[torch.Tensor]:
+    """Gradients of the mean cross-entropy of ``tiny_classifier(seed)`` on rank's shard."""
+    return _gradients(_backward_on_shard(tiny_classifier(seed), rank, seed))
 
 
 class PartlyUsed(nn.Module):
@@ -444,10 +449,7 @@ class PartlyUsed(nn.Module):
 
 def partly_used_gradients(rank: int, seed: int = 0) -> list[torch.Tensor | None]:
     """``local_gradients`` for ``PartlyUsed(seed)``: None for the unused layer's parameters."""
-    model = PartlyUsed(seed)
-    x, y = shard_batch(rank, seed=seed)
-    nn.functional.cross_entropy(model(x), y).backward()
-    return [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
+    return _gradients(_backward_on_shard(PartlyUsed(seed), rank, seed))
 
 
 # torch.distributed's point-to-point and collective calls, counted around ``reduce_fn``.
@@ -483,6 +485,17 @@ def _counting_collectives(fn, *args) -> tuple[Any, dict[str, int]]:
     return returned, counts
 
 
+def _reduce(reduce_fn, model: nn.Module) -> dict:
+    """``reduce_fn(model)`` after a backward pass: ``"returned"`` (its repr, cut),
+    ``"collectives"``, ``"params_changed"`` and ``"reduced"`` (the gradients after it)."""
+    before = [p.detach().clone() for p in model.parameters()]
+    returned, collectives = _counting_collectives(reduce_fn, model)
+    return {"returned": repr(returned)[:80], "collectives": collectives,
+            "params_changed": any(not torch.equal(b, p) for b, p in
+                                  zip(before, model.parameters(), strict=True)),
+            "reduced": _gradients(model)}
+
+
 def gradient_worker(rank: int, world_size: int, reduce_fn=None, seed: int = 0) -> dict:
     """Each rank computes its shard's gradients, then averages them two ways.
 
@@ -495,35 +508,17 @@ def gradient_worker(rank: int, world_size: int, reduce_fn=None, seed: int = 0) -
     ``{"reduced": gradients or None, "params_changed": ...}`` or ``{"error": "..."}`` when
     it raised there.
     """
-    x, y = shard_batch(rank, seed=seed)
-    result: dict[str, Any] = {}
     ddp_model = nn.parallel.DistributedDataParallel(tiny_classifier(seed))
-    nn.functional.cross_entropy(ddp_model(x), y).backward()
-    result["ddp"] = [p.grad.detach().clone() for p in ddp_model.module.parameters()]
+    result: dict[str, Any] = {"ddp": _gradients(_backward_on_shard(ddp_model, rank, seed))}
     if reduce_fn is not None:
-        model = tiny_classifier(seed)
-        nn.functional.cross_entropy(model(x), y).backward()
-        before = [p.detach().clone() for p in model.parameters()]
-        returned, result["collectives"] = _counting_collectives(reduce_fn, model)
-        result["returned"] = repr(returned)[:80]
-        result["params_changed"] = any(not torch.equal(b, p) for b, p in
-                                       zip(before, model.parameters(), strict=True))
-        result["reduced"] = [None if p.grad is None else p.grad.detach().clone()
-                             for p in model.parameters()]
-        partly = PartlyUsed(seed)
-        nn.functional.cross_entropy(partly(x), y).backward()
-        before = [p.detach().clone() for p in partly.parameters()]
+        result.update(_reduce(reduce_fn, _backward_on_shard(tiny_classifier(seed), rank, seed)))
         try:
-            reduce_fn(partly)
+            unused = _reduce(reduce_fn, _backward_on_shard(PartlyUsed(seed), rank, seed))
         except Exception as error:  # the same on every rank: the model is the same
             message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
             result["unused"] = {"error": f"{type(error).__name__}: {message}"}
         else:
-            result["unused"] = {
-                "reduced": [None if p.grad is None else p.grad.detach().clone()
-                            for p in partly.parameters()],
-                "params_changed": any(not torch.equal(b, p) for b, p in
-                                      zip(before, partly.parameters(), strict=True))}
+            result["unused"] = {key: unused[key] for key in ("reduced", "params_changed")}
     return result
 
 
