@@ -30,6 +30,8 @@ import gettext as _gettext
 import io
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePath
 
 LANGUAGES = ("en", "zh_CN")
@@ -62,6 +64,23 @@ def set_language(lang: str | None) -> None:
     if found is None:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
     _override = found
+
+
+@contextmanager
+def use_language(lang: str) -> Iterator[None]:
+    """Messages in ``lang`` within the block, in this process and, through
+    ``COMPRESS_COURSE_LANG``, in the processes it starts (the grader's); restored after."""
+    before = os.environ.get(ENV)
+    set_language(lang)
+    os.environ[ENV] = _override
+    try:
+        yield
+    finally:
+        set_language(None)
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
 
 
 def language() -> str:

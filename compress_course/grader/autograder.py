@@ -33,6 +33,7 @@ from pathlib import Path
 
 from .. import i18n
 from ..i18n import _
+from . import translation
 from .notebook import PACKAGE_ROOT
 from .report import format_table, gradescope_results, make_report
 
@@ -132,8 +133,6 @@ def _write_atomically(path: Path, results: dict) -> None:
 
 def run(root: Path) -> dict:
     """Grade ``root/submission`` and write ``root/results/results.json``; return the results."""
-    from .runner import grade
-
     started = time.monotonic()
     config_path = root / "source" / "autograder.json"
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
@@ -145,13 +144,14 @@ def run(root: Path) -> dict:
     submission = find_notebooks(root / "submission")
 
     # The learner reads the results in the language of the notebooks handed in (zh_CN
-    # notebooks carry it in their metadata), else COMPRESS_COURSE_LANG; the grading processes
-    # inherit it through the environment.
-    from .cli import notebook_language
+    # notebooks carry it in their metadata), else COMPRESS_COURSE_LANG.
+    with i18n.use_language(translation.notebook_language(submission) or i18n.language()):
+        return _grade_and_write(submission, tests, results_path, budget, visibility, started)
 
-    language = notebook_language(submission) or i18n.language()
-    i18n.set_language(language)
-    os.environ[i18n.ENV] = language
+
+def _grade_and_write(submission: Path, tests: Path, results_path: Path, budget: float,
+                     visibility: str, started: float) -> dict:
+    from .runner import grade
 
     def write(report: dict, note: str) -> dict:
         results = gradescope_results(report, time.monotonic() - started, visibility, note)

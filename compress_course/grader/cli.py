@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,8 @@ def _release(args) -> int:
         print(f"wrote {Path(args.notebooks) / name}")
     if not differing:
         print("notebooks/ already up to date")
-    found = _translation_problems(Path(args.notebooks), translation.LANGUAGES)
+    found = _translation_problems(sorted(Path(args.notebooks).glob("*.ipynb")),
+                                  translation.LANGUAGES)
     if found:
         print(f"warning: {len(found)} translated cells are missing, stale or unfinished and "
               "keep their English text; `compress-course translate --check` lists them",
@@ -48,9 +48,10 @@ def _release(args) -> int:
     return 0
 
 
-def _translation_problems(notebooks: Path, languages) -> list[str]:
+def _translation_problems(paths: list[Path], languages) -> list[str]:
+    """``translation.problems`` of every English notebook in ``paths``, in every language."""
     found = []
-    for path in sorted(notebooks.glob("*.ipynb")):
+    for path in paths:
         english = json.loads(path.read_text(encoding="utf-8"))
         for language in languages:
             found += translation.problems(english, path.name, language)
@@ -79,49 +80,20 @@ def _translate(args) -> int:
                 if added:
                     print(f"{translation.translation_path(language, path.name)}: {added} todo "
                           "entries added (English text to translate; remove ` todo` when done)")
-    found = []
-    for path in paths:
-        english = json.loads(path.read_text(encoding="utf-8"))
-        for language in languages:
-            found += translation.problems(english, path.name, language)
+    found = _translation_problems(paths, languages)
     for problem in found:
         print(problem)
     print(f"{len(found)} translation problems" if found else "every translation is up to date")
     return 1 if found and args.check else 0
 
 
-def notebook_language(submission: Path) -> str | None:
-    """The language the submission's notebooks are written in (their metadata
-    ``compress_course.language``, e.g. ``"zh_CN"`` for ``notebooks/zh_CN``), the most common
-    one when they differ; None when no notebook says."""
-    counts: dict[str, int] = {}
-    for path in sorted(submission.glob("*.ipynb")) + sorted(submission.glob("*/*.ipynb")):
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-            found = i18n.normalize(meta.get("compress_course", {}).get("language"))
-        except (OSError, ValueError, AttributeError):
-            continue
-        if found:
-            counts[found] = counts.get(found, 0) + 1
-    return max(counts, key=lambda k: counts[k]) if counts else None
-
-
 def _grade(args) -> int:
     # The report's language: --lang, else the notebooks' own, else COMPRESS_COURSE_LANG. The
     # grading processes inherit it through the environment (the fork server starts later).
-    language = (i18n.normalize(args.lang) if args.lang else
-                notebook_language(Path(args.submission)) or i18n.language())
-    before = os.environ.get(i18n.ENV)
-    i18n.set_language(language)
-    os.environ[i18n.ENV] = language
-    try:
+    language = (args.lang or translation.notebook_language(Path(args.submission))
+                or i18n.language())
+    with i18n.use_language(language):
         return _grade_in_language(args)
-    finally:
-        i18n.set_language(None)
-        if before is None:
-            os.environ.pop(i18n.ENV, None)
-        else:
-            os.environ[i18n.ENV] = before
 
 
 def _grade_in_language(args) -> int:

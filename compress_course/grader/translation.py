@@ -34,10 +34,12 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import i18n
 from .notebook import EXERCISE_TAG, PACKAGE_ROOT
 
 TRANSLATIONS = PACKAGE_ROOT / "i18n"
@@ -170,17 +172,19 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
-def problems(notebook: dict, name: str, language: str, root: Path = TRANSLATIONS) -> list[str]:
-    """Every way the translation of ``notebook`` (an English learner notebook) is incomplete.
+def _review(notebook: dict, name: str, language: str,
+            root: Path) -> tuple[dict[str, str], list[str]]:
+    """``(cell id -> usable translated text, problems)`` for an English learner notebook.
 
-    Each sentence names the translation file, the cell id and the English cell's first line.
+    An entry is usable when nothing is wrong with it; each problem is a sentence naming the
+    translation file, the cell id and the English cell's first line.
     """
     path = translation_path(language, name, root)
     try:
         entries = load(language, name, root)
     except TranslationError as error:
-        return [str(error)]
-    found = []
+        return {}, [str(error)]
+    usable, found = {}, []
     cells = translatable(notebook)
     for cell_id, kind, english in cells:
         label = f"{path}: {kind} cell {cell_id} ({_first_line(english)!r})"
@@ -200,39 +204,55 @@ def problems(notebook: dict, name: str, language: str, root: Path = TRANSLATIONS
                          "docstrings may change")
         elif kind == "markdown" and not entry.text.strip():
             found.append(f"{label}: the translation is empty")
+        else:
+            usable[cell_id] = entry.text
     known = {cell_id for cell_id, _, _ in cells}
     for cell_id, entry in entries.items():
         if cell_id not in known:
             found.append(f"{path} line {entry.line}: entry for cell {cell_id}, which "
                          f"{Path(name).stem} no longer has (delete the entry)")
-    return found
+    return usable, found
+
+
+def problems(notebook: dict, name: str, language: str, root: Path = TRANSLATIONS) -> list[str]:
+    """Every way the translation of ``notebook`` (an English learner notebook) is incomplete.
+
+    Each sentence names the translation file, the cell id and the English cell's first line.
+    """
+    return _review(notebook, name, language, root)[1]
 
 
 def translate_notebook(notebook: dict, name: str, language: str,
                        root: Path = TRANSLATIONS) -> tuple[dict, list[str]]:
     """The translated copy of an English learner notebook, and its ``problems``.
 
-    A cell with no usable entry (missing, stale, todo or changing the code) keeps its English
-    text, so the notebook always works; ``problems`` says which.
+    A cell with no usable entry (any of the ``problems``: missing, stale, todo, empty or
+    changing the code) keeps its English text, so the notebook always works.
     """
-    found = problems(notebook, name, language, root)
-    try:
-        entries = load(language, name, root)
-    except TranslationError:
-        entries = {}
+    usable, found = _review(notebook, name, language, root)
     translated = copy.deepcopy(notebook)
     for cell in translated["cells"]:
-        entry = entries.get(cell.get("id"))
-        if entry is None or entry.todo or entry.kind != cell["cell_type"]:
-            continue
-        english = source_of(cell)
-        if entry.sha != source_hash(english):
-            continue
-        if cell["cell_type"] == "code" and not same_code(english, entry.text):
-            continue
-        cell["source"] = entry.text
+        if cell.get("id") in usable:
+            cell["source"] = usable[cell["id"]]
     translated["metadata"].setdefault("compress_course", {})["language"] = language
     return translated, found
+
+
+def notebook_language(submission: Path) -> str | None:
+    """The language a submission's notebooks are written in (their metadata
+    ``compress_course.language``, e.g. ``"zh_CN"`` for ``notebooks/zh_CN``), the most common
+    one when they differ; None when no notebook says."""
+    counts: dict[str, int] = {}
+    submission = Path(submission)
+    for path in sorted(submission.glob("*.ipynb")) + sorted(submission.glob("*/*.ipynb")):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            found = i18n.normalize(meta.get("compress_course", {}).get("language"))
+        except (OSError, ValueError, AttributeError):
+            continue
+        if found:
+            counts[found] = counts.get(found, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else None
 
 
 def init_entries(notebook: dict, name: str, language: str, root: Path = TRANSLATIONS) -> int:
