@@ -17,7 +17,7 @@ _context = None
 # re-importing torch, matplotlib, pytest and the hidden checks.
 # torch._dynamo is imported lazily by the first optimizer step and by DistributedDataParallel
 # (with sympy and torch.distributed, about 1.5 s of CPU): in every sandbox and rank unless here.
-PRELOAD = ["torch", "torch._dynamo", "numpy", "matplotlib.pyplot", "sklearn.datasets", "tqdm.auto",
+PRELOAD = ["torch", "torch._dynamo", "numpy", "matplotlib.pyplot", "tqdm.auto",
            "compress_course.checks", "compress_course.data", "compress_course.measure",
            "compress_course.models", "compress_course.plots", "compress_course.training",
            "compress_course.parallel", "compress_course.grading", "compress_course.grader.sandbox",

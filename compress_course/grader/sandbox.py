@@ -4,13 +4,14 @@ The hidden checks run in the grading process; the learner's functions never do. 
 exercise function gets its own child process (forked from a server that has already
 imported torch, so a child starts in milliseconds), which runs the notebook's ``setup``
 cell and only the exercise cells that function needs. A call on the grading side sends the
-arguments to that child (plain pickle bytes: no shared memory, no file descriptors), runs
-the function there, and brings back:
+arguments to that child (pickle bytes, tensors as their raw bytes: no shared memory, no
+file descriptors, see ``wire``), runs the function there, and brings back:
 
-- the return value: plain numbers, strings and containers of them as tagged JSON, anything
-  else (tensors, ``torch.nn`` layers) through ``torch.save`` and decoded with
-  ``torch.load(weights_only=True)`` plus an allow-list of ``torch.nn`` layer classes, so a
-  hostile child cannot run code in the grader while its answer is unpacked;
+- the return value: numbers, strings, containers and tensors as a JSON skeleton plus raw
+  tensor bytes (``wire.decode`` builds nothing else), anything else (``torch.nn`` layers)
+  through ``torch.save`` and decoded with ``torch.load(weights_only=True)`` plus an
+  allow-list of ``torch.nn`` layer classes, so a hostile child cannot run code in the
+  grader while its answer is unpacked;
 - the state of each argument the call changed (module weights, gradients and train/eval
   flags, optimizer and GradScaler state, tensors, dicts, lists), copied back into the
   grader's objects, so functions whose job is to change an argument in place are graded as
@@ -38,8 +39,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
-import math
 import os
 import pickle
 import resource
@@ -54,6 +53,7 @@ import torch
 from torch import nn
 
 from ..i18n import _
+from . import wire
 from .notebook import ExerciseMissing, ExerciseTimeout, SubmissionError, load_exercises
 from .processes import mp_context, start_watchdog
 
@@ -81,47 +81,15 @@ def _allowed_globals() -> tuple[type, ...]:
     return (*layers, nn.Parameter)
 
 
-_JSON, _TORCH = b"J", b"T"
-
-
-class _NotPlain(Exception):
-    """A value that tagged JSON cannot carry (a tensor, a layer, an int subclass, ...)."""
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as JSON-ready data keeping tuples and non-finite floats; exact types only."""
-    kind = type(value)
-    if value is None or kind in (bool, int, str):
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else {"f": repr(value)}
-    if kind is list:
-        return [_plain(v) for v in value]
-    if kind is tuple:
-        return {"t": [_plain(v) for v in value]}
-    if kind is dict and all(type(k) is str for k in value):
-        return {"d": {k: _plain(v) for k, v in value.items()}}
-    raise _NotPlain
-
-
-def _unplain(value: Any) -> Any:
-    if type(value) is list:
-        return [_unplain(v) for v in value]
-    if type(value) is dict:
-        (tag, inner), = value.items()
-        if tag == "f":
-            return float(inner)
-        if tag == "t":
-            return tuple(_unplain(v) for v in inner)
-        return {k: _unplain(v) for k, v in inner.items()}
-    return value
+_WIRE, _TORCH = b"B", b"T"
 
 
 def safe_dumps(obj: Any) -> bytes:
-    """A reply for the grader: tagged JSON when ``obj`` is plain data, else ``torch.save``."""
+    """A reply for the grader: plain data and tensors as ``wire.encode`` writes them, else
+    (layers, tensor subclasses) ``torch.save``."""
     try:
-        return _JSON + json.dumps(_plain(obj), allow_nan=False).encode()
-    except (_NotPlain, RecursionError, ValueError):
+        return _WIRE + wire.encode(obj)
+    except wire.NotPlain:
         pass
     buffer = io.BytesIO()
     torch.save(obj, buffer)
@@ -130,8 +98,8 @@ def safe_dumps(obj: Any) -> bytes:
 
 def safe_loads(data: bytes) -> Any:
     """Decode a child's reply without letting it name arbitrary callables."""
-    if data[:1] == _JSON:
-        return _unplain(json.loads(data[1:]))
+    if data[:1] == _WIRE:
+        return wire.decode(memoryview(data)[1:])
     if data[:1] != _TORCH:
         raise ValueError("unknown reply format")
     with torch.serialization.safe_globals(list(_allowed_globals())):
@@ -304,7 +272,7 @@ def _child_main(connection, workdir: str, notebook: str, function: str, cell_tim
     connection.send_bytes(safe_dumps(reply))
     while loaded is not None:
         try:
-            request = pickle.loads(connection.recv_bytes())
+            request = wire.loads_request(connection.recv_bytes())
         except (EOFError, OSError):
             break
         if request is None:
@@ -430,7 +398,7 @@ class Sandbox:
         if self.load_error:
             raise SubmissionError(self.load_error)
         what = _("running {name}").format(name=name)
-        request = pickle.dumps((name, args, kwargs, scenario), protocol=pickle.HIGHEST_PROTOCOL)
+        request = wire.dumps_request((name, args, kwargs, scenario))
         try:
             self.connection.send_bytes(request)
         except (BrokenPipeError, OSError):
