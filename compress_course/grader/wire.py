@@ -49,6 +49,15 @@ def _is_plain_tensor(value: Any) -> bool:
             and not value.is_conj() and not value.__dict__)
 
 
+def _storage_key(tensor: torch.Tensor) -> tuple:
+    """Tensors with equal keys view one storage (and travel as one). Empty storages all
+    start at address 0: each is its own."""
+    storage = tensor.untyped_storage()
+    if storage.nbytes() == 0:
+        return ("empty", id(tensor))
+    return (storage.data_ptr(), storage.nbytes())
+
+
 def _storage_bytes(tensor: torch.Tensor) -> bytes:
     storage = tensor.untyped_storage()
     if storage.nbytes() == 0:
@@ -57,15 +66,22 @@ def _storage_bytes(tensor: torch.Tensor) -> bytes:
 
 
 def _storage(blob: bytes | memoryview) -> torch.UntypedStorage:
-    """A fresh (writable, aligned) storage holding a copy of ``blob``."""
-    copy = torch.empty(len(blob), dtype=torch.uint8)
-    if len(blob):
-        copy.numpy()[:] = np.frombuffer(blob, dtype=np.uint8)
-    return copy.untyped_storage()
+    """A fresh storage (writable, aligned, resizable) holding a copy of ``blob``."""
+    if not len(blob):
+        return torch.UntypedStorage(0)
+    return torch.tensor(np.frombuffer(blob, dtype=np.uint8)).untyped_storage()
 
 
 def _tensor(storage: torch.UntypedStorage, dtype: torch.dtype, size, stride, offset: int,
             requires_grad: bool, parameter: bool) -> torch.Tensor:
+    """A tensor viewing ``storage``; refuses a view that reaches past the storage's end
+    (``set_`` would grow the storage, exposing uninitialised memory)."""
+    if len(size) != len(stride) or offset < 0 or any(n < 0 for n in (*size, *stride)):
+        raise ValueError("a tensor's size, stride and offset must be non-negative and match")
+    if all(size):
+        last = offset + sum((n - 1) * step for n, step in zip(size, stride, strict=True))
+        if (last + 1) * dtype.itemsize > storage.nbytes():
+            raise ValueError("a tensor reaches past the end of its bytes")
     tensor = torch.empty(0, dtype=dtype).set_(storage, offset, size, stride)
     if parameter:
         return nn.Parameter(tensor, requires_grad=requires_grad)
@@ -94,14 +110,13 @@ class _Bytes:
 class _RequestPickler(pickle.Pickler):
     def __init__(self, file):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._storages: dict[tuple[int, int], _Bytes] = {}
+        self._storages: dict[tuple, _Bytes] = {}
 
     def reducer_override(self, obj):
         if not isinstance(obj, torch.Tensor) or not _is_plain_tensor(obj) or \
                 (obj.requires_grad and not obj.is_leaf):
             return NotImplemented  # pickle's own reduction (and its errors)
-        storage = obj.untyped_storage()
-        key = (storage.data_ptr(), storage.nbytes())
+        key = _storage_key(obj)
         if key not in self._storages:
             self._storages[key] = _Bytes(_storage_bytes(obj))
         return _rebuild, (self._storages[key], _DTYPE_NAMES[obj.dtype], tuple(obj.shape),
@@ -124,7 +139,7 @@ loads_request = pickle.loads
 def encode(value: Any) -> bytes:
     """``value`` as a JSON skeleton plus tensor bytes; raises ``NotPlain`` for other types."""
     blobs: list[bytes] = []
-    storages: dict[tuple[int, int], int] = {}
+    storages: dict[tuple, int] = {}
 
     def skeleton(v: Any) -> Any:
         kind = type(v)
@@ -149,8 +164,7 @@ def encode(value: Any) -> bytes:
         if kind is torch.dtype and v in _DTYPE_NAMES:
             return {"y": _DTYPE_NAMES[v]}
         if isinstance(v, torch.Tensor) and _is_plain_tensor(v):
-            storage = v.untyped_storage()
-            key = (storage.data_ptr(), storage.nbytes())
+            key = _storage_key(v)
             if key not in storages:
                 storages[key] = len(blobs)
                 blobs.append(_storage_bytes(v))
