@@ -191,13 +191,12 @@ def ring_schedule(workers: int) -> list[tuple[int, int, int, int]]:
     return schedule
 
 
-def expected_payload(tensors: list[torch.Tensor], step: int, src: int,
-                     chunk: int) -> torch.Tensor:
-    """What worker ``src`` sends at ``step``: in the reduce-scatter, the sum of chunk
-    ``chunk`` over workers ``src, src - 1, ..., src - step`` (its own copy after the
-    additions so far); in the all-gather, the chunk's complete sum (float64)."""
-    n = len(tensors)
-    pieces = [t.detach().flatten().double().tensor_split(n)[chunk] for t in tensors]
+def expected_payload(pieces: list[torch.Tensor], step: int, src: int) -> torch.Tensor:
+    """What worker ``src`` sends at ``step``, given ``pieces``, one chunk of every worker's
+    tensor (float64): in the reduce-scatter, the sum of that chunk over workers ``src,
+    src - 1, ..., src - step`` (its own copy after the additions so far); in the all-gather,
+    the chunk's complete sum."""
+    n = len(pieces)
     if step < n - 1:
         return sum(pieces[(src - k) % n] for k in range(step + 1))
     return sum(pieces)
@@ -242,6 +241,9 @@ def ring_log_error(tensors: list[torch.Tensor], log: Any, sent: Any) -> str | No
         records[(step, src)] = record
     integer = not tensors[0].dtype.is_floating_point
     chunk_sizes = [c.numel() for c in torch.empty(numel).tensor_split(n)]
+    # chunks[c][w]: chunk c of worker w's tensor, split once for every record below
+    chunks = list(zip(*(t.detach().flatten().double().tensor_split(n) for t in tensors),
+                      strict=True))
     per_worker = [0] * n
     for step, src, dst, chunk in schedule:
         phase = "reduce-scatter" if step < n - 1 else "all-gather"
@@ -271,7 +273,7 @@ def ring_log_error(tensors: list[torch.Tensor], log: Any, sent: Any) -> str | No
                       "torch.tensor_split(flat, {n}) gives chunk {chunk} {chunk_sizes}.").format(
                       what=what, where=where, payload_numel=payload.numel(), chunk=chunk, n=n,
                       chunk_sizes=chunk_sizes[chunk]))
-        expected = expected_payload(tensors, step, src, chunk)
+        expected = expected_payload(list(chunks[chunk]), step, src)
         if not _payload_close(payload.flatten(), expected, integer):
             if step < n - 1:
                 owners = ", ".join(str((src - k) % n) for k in range(step + 1))

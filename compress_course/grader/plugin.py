@@ -194,7 +194,7 @@ def exercise_marker(item) -> dict | None:
 
 
 def _notebook(item) -> str:
-    return Path(str(item.fspath)).stem.removeprefix("test_")
+    return Path(item.path).stem.removeprefix("test_")
 
 
 def pytest_collection_finish(session):

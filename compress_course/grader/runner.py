@@ -43,9 +43,9 @@ from .report import finished, make_report, read_report, summarise
 
 # The deterministic grading profile: at most this many generated examples per property
 # test (each test's explicit examples and edge cases always run), the same for every learner.
-# Each example is a round trip to a sandbox; 10 keeps every verdict of the mutation set
-# (tests/test_mutants.py), with explicit @example cases where 10 generated ones did not.
-GRADING_MAX_EXAMPLES = 10
+# Each example is a round trip to a sandbox; 5 keeps every verdict of the mutation set
+# (tests/test_mutants.py), with explicit @example cases where generated ones did not.
+GRADING_MAX_EXAMPLES = 5
 
 
 @dataclass
@@ -77,6 +77,12 @@ def test_files(tests: str | Path) -> list[Path]:
 
 # ---------------------------------------------------------------- the grading process
 
+# pytest plugins the hidden checks do not use; each costs a little on every one of ~240 checks
+# (logging and warnings capture, per-test fault handler) or at start-up.
+_UNUSED_PLUGINS = ("logging", "warnings", "faulthandler", "doctest", "junitxml", "pastebin",
+                   "legacypath", "stepwise", "setuponly", "setupplan", "threadexception",
+                   "subtests", "debugging", "unittest")
+
 
 def _grading_process(submission: str, files: list[str], report: str, key: bytes,
                      limits: Limits, workdir: str, coordinator: int, server: int) -> None:
@@ -101,7 +107,8 @@ def _grading_process(submission: str, files: list[str], report: str, key: bytes,
     # nbval is not needed to grade, and importing it (nbformat, jsonschema) costs seconds;
     # unraisableexception runs full garbage collections (a torch-sized heap) at the end.
     args = [*files, "-q", "--tb=no", "-p", "no:cacheprovider", "-p", "no:nbval",
-            "-p", "no:unraisableexception", "--assert=plain",
+            "-p", "no:unraisableexception", "--assert=plain", "--capture=no",
+            *[arg for name in _UNUSED_PLUGINS for arg in ("-p", f"no:{name}")],
             "--rootdir", str(Path(files[0]).parent), "--submission", submission,
             "--grade-report", report,
             "--exercise-timeout", str(limits.test_timeout),

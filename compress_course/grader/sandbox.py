@@ -241,8 +241,10 @@ def _single_threaded() -> None:
     parallel.FORK_RANKS = True
 
 
+@functools.lru_cache(maxsize=1)
 def _world_readable_python() -> bool:
-    """Whether ``nobody`` could still import modules (Python under /root often is not)."""
+    """Whether ``nobody`` could still import modules (Python under /root often is not).
+    Asked once per process (the answer does not change while grading runs)."""
     import sys
 
     import compress_course
@@ -332,7 +334,8 @@ class Sandbox:
         self.workdir = tempfile.mkdtemp(prefix="sandbox-")
         if self.source_dir.is_dir():
             shutil.copytree(self.source_dir, self.workdir, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(".*", "__pycache__"))
+                            ignore=shutil.ignore_patterns(".*", "__pycache__"),
+                            copy_function=shutil.copyfile)  # contents only: no metadata
         if os.geteuid() == 0 and _world_readable_python():
             for folder, _dirs, files in os.walk(self.workdir):
                 os.chown(folder, NOBODY, NOBODY)
