@@ -14,14 +14,16 @@ import time
 _context = None
 # Everything a lesson's setup cell imports, and what grading itself needs, imported once in
 # the fork server, so a grading process or a sandbox starts in milliseconds instead of
-# re-importing torch, matplotlib, pytest and the hidden checks.
+# re-importing torch, matplotlib, pytest and the hidden checks. compress_course.cli too: the
+# server's children run the main module again (multiprocessing does), which imports it.
 # torch._dynamo is imported lazily by the first optimizer step and by DistributedDataParallel
 # (with sympy and torch.distributed, about 1.5 s of CPU): in every sandbox and rank unless here.
-PRELOAD = ["torch", "torch._dynamo", "numpy", "matplotlib.pyplot", "tqdm.auto",
-           "compress_course.checks", "compress_course.data", "compress_course.measure",
-           "compress_course.models", "compress_course.plots", "compress_course.training",
-           "compress_course.parallel", "compress_course.grading", "compress_course.grader.sandbox",
-           "compress_course.grader.warm"]
+# pause_gc comes first: no garbage collection while the rest is imported (see its docstring).
+PRELOAD = ["compress_course.grader.pause_gc", "torch", "torch._dynamo", "numpy",
+           "matplotlib.pyplot", "tqdm.auto", "compress_course.checks", "compress_course.data",
+           "compress_course.measure", "compress_course.models", "compress_course.plots", "compress_course.training",
+           "compress_course.parallel", "compress_course.grading", "compress_course.cli",
+           "compress_course.grader.sandbox", "compress_course.grader.warm"]
 
 
 def mp_context():

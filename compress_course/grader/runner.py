@@ -87,8 +87,9 @@ _UNUSED_PLUGINS = ("logging", "warnings", "faulthandler", "doctest", "junitxml",
 def _grading_process(submission: str, files: list[str], report: str, key: bytes,
                      limits: Limits, workdir: str, coordinator: int, server: int) -> None:
     """Entry point of a grading process (started by the fork server): pytest, in-process."""
-    from . import plugin, processes, warm
+    from . import pause_gc, plugin, processes, warm
 
+    pause_gc.enable_gc()
     processes.start_watchdog(coordinator)
     os.chdir(workdir)
     log = os.open(os.path.join(workdir, "pytest.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)

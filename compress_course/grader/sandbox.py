@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from ..i18n import _
-from . import wire
+from . import pause_gc, wire
 from .notebook import ExerciseMissing, ExerciseTimeout, SubmissionError, load_exercises
 from .processes import mp_context, start_watchdog
 
@@ -261,6 +261,7 @@ def _world_readable_python() -> bool:
 def _child_main(connection, workdir: str, notebook: str, function: str, cell_timeout: float,
                 memory_limit: int, watched_pid: int) -> None:
     """Entry point of a sandbox child: load, then serve calls until told to stop."""
+    pause_gc.enable_gc()
     try:
         _harden_child(workdir, memory_limit, watched_pid)
         _single_threaded()
