@@ -33,8 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = [sys.executable, "-m", "compress_course.cli"]
 SERVER_ONLY = ("from compress_course.grader import processes\n"
-               "from multiprocessing import forkserver\n"
-               "processes.mp_context(); forkserver.ensure_running(); processes.shutdown()\n")
+               "processes.start_server(); processes.shutdown()\n")
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float, str]:

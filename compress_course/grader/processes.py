@@ -41,6 +41,29 @@ def mp_context():
     return _context
 
 
+def start_server() -> None:
+    """Start this process's fork server now (or again, if it died).
+
+    The server is started with glibc's ``malloc.hugetlb`` tunable: malloc then asks for 2 MiB
+    pages for the memory torch and the imports allocate, which halves the page faults of
+    the server's start (about 0.4 s of kernel CPU) and, with ``warm._huge_pages``, keeps
+    its page tables small for every fork. Only the server's environment gets it; glibc
+    before 2.35 ignores it.
+    """
+    from multiprocessing import forkserver
+
+    mp_context()
+    before = os.environ.get("GLIBC_TUNABLES")
+    os.environ["GLIBC_TUNABLES"] = ":".join(filter(None, [before, "glibc.malloc.hugetlb=1"]))
+    try:
+        forkserver.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["GLIBC_TUNABLES"]
+        else:
+            os.environ["GLIBC_TUNABLES"] = before
+
+
 _adopted = False
 _server: int | None = None  # the pid of the server a grading process was forked from
 

@@ -33,12 +33,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import forkserver
 from pathlib import Path
 
 from ..i18n import _
 from .notebook import DEFAULT_TESTS
-from .processes import _alive, mp_context, server_pid
+from .processes import _alive, mp_context, server_pid, start_server
 from .report import finished, make_report, read_report, summarise
 
 # The deterministic grading profile: at most this many generated examples per property
@@ -157,7 +156,7 @@ def run_job(submission: Path, files: list[Path], limits: Limits,
         report = Path(workdir) / "report.jsonl"
         key = secrets.token_bytes(32)
         context = mp_context()
-        forkserver.ensure_running()  # starts the server, or starts it again if it died
+        start_server()  # starts the server, or starts it again if it died
         process = context.Process(
             target=_grading_process, name="grading", daemon=False,
             args=(str(submission), [str(f) for f in files], str(report), key, limits,
