@@ -18,6 +18,7 @@ from pathlib import Path
 import _hypothesis_pytestplugin  # noqa: F401 - imported here, once, not by every grading process
 import pytest  # noqa: F401
 from _pytest.config import default_plugins
+from tqdm import tqdm
 
 from .notebook import DEFAULT_TESTS
 from .plugin import load_grading_profile
@@ -142,6 +143,10 @@ def forget_other_checks(folders: set[str]) -> None:
 
 load_grading_profile()
 _short_seed_stacks()
+# tqdm's first progress bar creates a multiprocessing lock (a named semaphore): in every
+# sandbox that trains, whose os._exit then left it for the resource tracker to report as
+# leaked. Created here once, it is inherited instead.
+tqdm.get_lock()
 for _plugin in GRADING_PLUGINS:
     try:
         importlib.import_module(_plugin)
