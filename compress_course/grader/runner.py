@@ -80,7 +80,7 @@ def test_files(tests: str | Path) -> list[Path]:
 # (logging and warnings capture, per-test fault handler) or at start-up.
 _UNUSED_PLUGINS = ("logging", "warnings", "faulthandler", "doctest", "junitxml", "pastebin",
                    "legacypath", "stepwise", "setuponly", "setupplan", "threadexception",
-                   "subtests", "debugging", "unittest")
+                   "subtests", "debugging", "unittest", "anyio", "platformdirs")
 
 
 def _grading_process(submission: str, files: list[str], report: str, key: bytes,

@@ -26,7 +26,7 @@ from .plugin import load_grading_profile
 # The plugins a grading process's pytest loads (its own and the installed ones it keeps; the
 # grading process blocks nbval, whose import alone costs seconds of CPU).
 GRADING_PLUGINS = [f"_pytest.{name}" for name in default_plugins] + [
-    "anyio.pytest_plugin", "platformdirs.pytest_plugin", "compress_course.pytest_plugin"]
+    "compress_course.pytest_plugin"]
 
 # module name -> (folder of the hidden checks it came from, its file's mtime and size then)
 PRELOADED: dict[str, tuple[str, int, int]] = {}
