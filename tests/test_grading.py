@@ -336,3 +336,32 @@ def test_autograder_bundle_grades_solutions_and_blank_notebooks(tmp_path):
         assert "Score:" in results["output"]
     assert scores["solutions"][0] == scores["solutions"][1] > 0
     assert scores["notebooks"][0] == 0 and scores["notebooks"][1] == scores["solutions"][1]
+
+
+# ------------------------------------------------------------------ the fork server
+
+
+def test_sandboxes_collect_garbage_although_the_server_imported_without(tmp_path):
+    """The fork server turns garbage collection off while it imports (``pause_gc``); every
+    process forked from it must collect again, or a long grading run only grows."""
+    from compress_course.grader.sandbox import RemoteNotebook
+
+    probe = "def collects():\n    import gc\n    return gc.isenabled()\n"
+    write(tmp_path, toy_notebook(twice=probe))
+    notebook = RemoteNotebook(tmp_path, "00_toy.ipynb", call_timeout=60)
+    try:
+        assert notebook.collects() is True, "garbage collection is off in a sandbox"
+    finally:
+        notebook.close()
+
+
+@pytest.mark.parametrize("before", [None, "glibc.malloc.check=0"])
+def test_starting_the_server_leaves_the_environment_as_it_was(monkeypatch, before):
+    from compress_course.grader import processes
+
+    if before is None:
+        monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    else:
+        monkeypatch.setenv("GLIBC_TUNABLES", before)
+    processes.start_server()
+    assert os.environ.get("GLIBC_TUNABLES") == before
