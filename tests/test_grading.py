@@ -365,3 +365,13 @@ def test_starting_the_server_leaves_the_environment_as_it_was(monkeypatch, befor
         monkeypatch.setenv("GLIBC_TUNABLES", before)
     processes.start_server()
     assert os.environ.get("GLIBC_TUNABLES") == before
+
+
+def test_grading_from_a_script_on_standard_input_says_why_it_cannot(tmp_path):
+    """Each child of the fork server runs the main module's file again: with ``python -``
+    there is none, and every learner would silently score 0."""
+    script = f"from compress_course import grading\ngrading.grade({str(tmp_path)!r})\n"
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode != 0
+    assert "grading cannot start from this script (<stdin>)" in done.stderr, done.stderr[-2000:]
