@@ -511,3 +511,13 @@ def test_views_and_parameters_come_back_from_a_sandbox(nb):
         "base and its views came back in separate storages."
     assert same_x.untyped_storage().data_ptr() == x_t.untyped_storage().data_ptr(), \
         "x and x.t() came back in separate storages."
+
+
+def test_sending_a_tensor_leaves_the_senders_storage_resizable():
+    """A request or reply reads the bytes of the sender's tensors; the sender (the checks'
+    own tensors, a learner's cached tensors in a sandbox) may still resize them after."""
+    for send in (lambda t: wire.dumps_request(t), lambda t: safe_dumps(t)):
+        sent = torch.zeros(2)
+        send(sent)
+        sent.resize_(5)
+        assert sent.shape == (5,), f"after sending, resize_(5) gave {tuple(sent.shape)}."

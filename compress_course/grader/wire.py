@@ -18,6 +18,7 @@ few small tensors cost about a millisecond of CPU per call on each side.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import math
@@ -59,10 +60,12 @@ def _storage_key(tensor: torch.Tensor) -> tuple:
 
 
 def _storage_bytes(tensor: torch.Tensor) -> bytes:
+    """A copy of the bytes of ``tensor``'s whole storage. (Read from its address: going
+    through ``.numpy()`` would make the sender's storage non-resizable.)"""
     storage = tensor.untyped_storage()
     if storage.nbytes() == 0:
         return b""
-    return torch.empty(0, dtype=torch.uint8).set_(storage).numpy().tobytes()
+    return ctypes.string_at(storage.data_ptr(), storage.nbytes())
 
 
 def _storage(blob: bytes | memoryview) -> torch.UntypedStorage:
