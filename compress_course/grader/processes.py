@@ -21,9 +21,9 @@ _context = None
 # pause_gc comes first: no garbage collection while the rest is imported (see its docstring).
 PRELOAD = ["compress_course.grader.pause_gc", "torch", "torch._dynamo", "numpy",
            "matplotlib.pyplot", "tqdm.auto", "compress_course.checks", "compress_course.data",
-           "compress_course.measure", "compress_course.models", "compress_course.plots", "compress_course.training",
-           "compress_course.parallel", "compress_course.grading", "compress_course.cli",
-           "compress_course.grader.sandbox", "compress_course.grader.warm"]
+           "compress_course.measure", "compress_course.models", "compress_course.plots",
+           "compress_course.training", "compress_course.parallel", "compress_course.grading",
+           "compress_course.cli", "compress_course.grader.sandbox", "compress_course.grader.warm"]
 
 
 def mp_context():

@@ -143,9 +143,10 @@ def forget_other_checks(folders: set[str]) -> None:
 
 load_grading_profile()
 _short_seed_stacks()
-# tqdm's first progress bar creates a multiprocessing lock (a named semaphore): in every
-# sandbox that trains, whose os._exit then left it for the resource tracker to report as
-# leaked. Created here once, it is inherited instead.
+# tqdm's first progress bar creates a multiprocessing lock. In a process forked from here
+# (start method "forkserver") that lock is a named semaphore registered with the resource
+# tracker, and a sandbox's os._exit left it there to be reported as leaked. Created here,
+# under the "fork" default, it is unlinked at once and inherited by every child.
 tqdm.get_lock()
 for _plugin in GRADING_PLUGINS:
     try:
