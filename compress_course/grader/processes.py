@@ -41,6 +41,21 @@ def mp_context():
     return _context
 
 
+def _check_main_module() -> None:
+    """Refuse to start when the server's children could not: each runs the main module's
+    file again (as any ``multiprocessing`` child does), so a script read from standard input
+    (``python -``) would make every grading process fail and every learner score 0."""
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path is not None and not os.path.exists(path):
+        raise RuntimeError(
+            f"grading cannot start from this script ({path}): the grader's processes run the "
+            "main module's file again, and there is no file. Save the script to a file and "
+            "run that (guarding its entry point with if __name__ == \"__main__\":), or use "
+            "python -c or the compress-course command.")
+
+
 def start_server() -> None:
     """Start this process's fork server now (or again, if it died).
 
@@ -52,6 +67,7 @@ def start_server() -> None:
     """
     from multiprocessing import forkserver
 
+    _check_main_module()
     mp_context()
     before = os.environ.get("GLIBC_TUNABLES")
     os.environ["GLIBC_TUNABLES"] = ":".join(filter(None, [before, "glibc.malloc.hugetlb=1"]))

@@ -86,9 +86,11 @@ _UNUSED_PLUGINS = ("logging", "warnings", "faulthandler", "doctest", "junitxml",
 def _grading_process(submission: str, files: list[str], report: str, key: bytes,
                      limits: Limits, workdir: str, coordinator: int, server: int) -> None:
     """Entry point of a grading process (started by the fork server): pytest, in-process."""
-    from . import pause_gc, plugin, processes, warm
+    import gc
 
-    pause_gc.enable_gc()
+    from . import plugin, processes, warm
+
+    gc.enable()  # off in the server while it imported (pause_gc)
     processes.start_watchdog(coordinator)
     os.chdir(workdir)
     log = os.open(os.path.join(workdir, "pytest.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -219,22 +221,6 @@ def _kill(pid: int) -> None:
         time.sleep(0.05)
 
 
-def _check_main_module() -> None:
-    """Refuse to start when the grading processes could not start: each child of the fork
-    server runs the main module's file again (as any ``multiprocessing`` child does), so a
-    script read from standard input (``python -``) would make every one of them fail and
-    every learner score 0."""
-    import sys
-
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    if path is not None and not os.path.exists(path):
-        raise RuntimeError(
-            f"grading cannot start from this script ({path}): the grader's processes run the "
-            "main module's file again, and there is no file. Save the script to a file and "
-            "run that (guarding its entry point with if __name__ == \"__main__\":), or use "
-            "python -c or the compress-course command.")
-
-
 def _limits(limits: Limits | None, overrides: dict) -> Limits:
     limits = Limits(**{**(limits.__dict__ if limits else {}), **overrides})
     return limits
@@ -251,7 +237,6 @@ def grade(submission: str | Path, tests: str | Path = DEFAULT_TESTS, workers: in
     report so far whenever results arrive. Returns the report of the course spec:
     ``{"submission", "total", "max", "exercises": [...]}``.
     """
-    _check_main_module()
     submission = Path(submission).resolve()
     limits = _limits(limits, overrides)
     files = test_files(tests)
@@ -293,7 +278,6 @@ def grade_class(class_dir: str | Path, tests: str | Path = DEFAULT_TESTS,
     Returns learner name -> report (as ``grade`` returns it), in name order.
     ``on_learner(name, report)`` is called as each learner's grade is ready.
     """
-    _check_main_module()
     class_dir = Path(class_dir).resolve()
     limits = _limits(limits, overrides)
     learners = sorted(d for d in class_dir.iterdir() if d.is_dir() and not d.name.startswith("."))

@@ -38,6 +38,7 @@ can read it, to close that gap.
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import os
 import pickle
@@ -53,7 +54,7 @@ import torch
 from torch import nn
 
 from ..i18n import _
-from . import pause_gc, wire
+from . import wire
 from .notebook import ExerciseMissing, ExerciseTimeout, SubmissionError, load_exercises
 from .processes import mp_context, start_watchdog
 
@@ -261,7 +262,7 @@ def _world_readable_python() -> bool:
 def _child_main(connection, workdir: str, notebook: str, function: str, cell_timeout: float,
                 memory_limit: int, watched_pid: int) -> None:
     """Entry point of a sandbox child: load, then serve calls until told to stop."""
-    pause_gc.enable_gc()
+    gc.enable()  # off in the server while it imported (pause_gc)
     try:
         _harden_child(workdir, memory_limit, watched_pid)
         _single_threaded()
